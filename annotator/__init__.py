@@ -1,0 +1,3 @@
+"""annotator: a terminal tool for qualitative studies of GitHub issues."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,102 @@
+"""A study is a folder: taxonomy.yaml, corpus.db (the items), sessions/ (one file per coder).
+
+    study/
+      taxonomy.yaml       the codebook (annotator taxonomy check / show)
+      corpus.db           every collected item, samples, assignments (annotator fetch / import / sample / assign)
+      sessions/<coder>.db one self-contained file per coder (annotator code)
+      merged.db           the coders' sessions merged, disagreements and final decisions (annotator merge / reconcile)
+      reports/            tables and figures (annotator report)
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from annotator.errors import UserError
+
+CODER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def default_taxonomy_text() -> str:
+    return resources.files("annotator").joinpath("data/taxonomy.yaml").read_text(encoding="utf-8")
+
+
+def check_coder_name(coder: str | None) -> str:
+    if not coder:
+        raise UserError("no coder given: pass --coder NAME (or set ANNOTATOR_CODER).")
+    if not CODER_NAME.match(coder):
+        raise UserError(
+            f"coder name {coder!r} is not usable as a file name: use letters, digits, '.', '_' or '-'."
+        )
+    return coder
+
+
+@dataclass(frozen=True)
+class Study:
+    root: Path
+
+    @property
+    def taxonomy_path(self) -> Path:
+        return self.root / "taxonomy.yaml"
+
+    @property
+    def corpus_path(self) -> Path:
+        return self.root / "corpus.db"
+
+    @property
+    def sessions_dir(self) -> Path:
+        return self.root / "sessions"
+
+    @property
+    def merged_path(self) -> Path:
+        return self.root / "merged.db"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
+
+    def session_path(self, coder: str) -> Path:
+        return self.sessions_dir / f"{check_coder_name(coder)}.db"
+
+    def session_paths(self) -> list[Path]:
+        return sorted(self.sessions_dir.glob("*.db")) if self.sessions_dir.is_dir() else []
+
+    def require(self) -> "Study":
+        """Refuse a folder that is not a study, saying how to make one."""
+        if not self.taxonomy_path.is_file():
+            raise UserError(
+                f"{self.root}: not a study folder (no taxonomy.yaml). "
+                f"Create one with `annotator init {self.root}` or pass --study DIR."
+            )
+        return self
+
+    @classmethod
+    def init(cls, root: Path) -> "Study":
+        """Scaffold a study folder with the default codebook; never overwrites anything."""
+        root.mkdir(parents=True, exist_ok=True)
+        study = cls(root)
+        if not study.taxonomy_path.exists():
+            study.taxonomy_path.write_text(default_taxonomy_text(), encoding="utf-8")
+        study.sessions_dir.mkdir(exist_ok=True)
+        readme = study.sessions_dir / "README.md"
+        if not readme.exists():
+            readme.write_text(SESSIONS_README, encoding="utf-8")
+        return study
+
+
+SESSIONS_README = """\
+# sessions/
+
+One SQLite file per coder (`<coder>.db`), made by `annotator assign` or on first
+`annotator code --coder NAME`. Each file is self-contained: the coder's items, the codebook
+snapshot, labels, memos, flags, the event log and where to resume. Copy it to a laptop, code
+offline, copy it back. The .db files are data, not code: they are not committed to git.
+"""
+
+
+def copy_tree(src: Path, dst: Path) -> None:
+    shutil.copytree(src, dst, dirs_exist_ok=True)
