@@ -1,0 +1,644 @@
+"""Agreement between coders: Cohen, Fleiss, Krippendorff, MASI, per-code and per-theme.
+
+Headless and pure: every function takes plain Python data and returns plain, JSON-serialisable
+dicts (no NaN, no numpy types). numpy and scikit-learn are imported inside the functions that
+need them, so importing this module costs nothing.
+
+Data model
+----------
+``ratings: dict[item_id, dict[coder, frozenset[code]]]`` holds one dimension of a study: the
+set of codes each coder gave each item. A coder who did not code an item is absent from that
+item's inner dict. In a single-choice dimension each set holds one code (an empty set there
+counts as "not coded"); in a multi-label dimension an empty set means "coded, no code applies".
+
+Result record (every coefficient)
+---------------------------------
+::
+
+    {"coefficient": "cohen_kappa" | "mean_pairwise_cohen_kappa" | "fleiss_kappa"
+                    | "krippendorff_alpha" | "macro_mean_kappa" | "exact_set_agreement",
+     "value": float | None,          # None when the coefficient is undefined
+     "undefined": str | None,        # why value is None, in words
+     "band": str | None,             # landis_koch(value)
+     "percent_agreement": float | None,   # observed share of agreeing pairs, 0..1
+     "n_items": int,                 # items that entered the computation
+     ...}                            # coefficient-specific counts, listed below
+
+- cohen_kappa: ``n_missing`` (pairs dropped because a label was None), ``expected_agreement``,
+  ``confusion_matrix`` ({"labels": [...], "rows": [[int]]}, rows = first coder).
+- mean_pairwise_cohen_kappa: ``n_pairs``, ``n_pairs_defined`` (mean over defined pairs).
+- fleiss_kappa: ``n_raters``, ``n_items_excluded`` (items without the full set of raters),
+  ``expected_agreement``. percent_agreement is Fleiss' P-bar (mean pairwise agreement per item).
+- krippendorff_alpha: ``distance`` ("nominal", "interval" or the callable's name),
+  ``n_values`` (pairable values), ``n_items_excluded`` (items with fewer than two values),
+  ``observed_disagreement``, ``expected_disagreement``. percent_agreement is the share of
+  pairable value pairs that are identical (weighted like the coincidence matrix).
+- macro_mean_kappa: ``n_categories``, ``n_defined``, ``n_undefined``, ``undefined_categories``.
+  value and percent_agreement are means over the categories whose kappa is defined.
+- exact_set_agreement: ``n_pairs``, ``n_identical``; value == percent_agreement, band None.
+
+``single_choice_agreement`` returns::
+
+    {"coders": [...], "n_items": int, "n_items_multi_coded": int,
+     "codes": [...], "unknown_codes": [...],       # codes seen in ratings but not in `codes`
+     "pairwise": [cohen record + {"coders": [a, b]}, ...],
+     "cohen": record,          # the single pair with 2 coders, mean pairwise with more
+     "fleiss": record,         # undefined with fewer than 3 coders
+     "krippendorff": record,   # nominal, every item with >= 2 ratings
+     "disagreements": [item_id, ...]}
+
+``multi_label_agreement`` returns::
+
+    {"coders": [...], "n_items": int, "n_items_multi_coded": int,
+     "codes": level, "themes": level | None, "unmapped_codes": [...]}
+
+    level = {"level": "code" | "theme",
+             "categories": [...], "unknown_categories": [...],
+             "per_category": [{"id": str,
+                               "kappa": record,  # Cohen (2 coders) or mean pairwise Cohen
+                               "alpha": record,  # Krippendorff nominal on present/absent
+                               "percent_agreement", "prevalence",
+                               "positive_agreement", "negative_agreement",
+                               "a", "b", "c", "d", "n_items"}, ...],
+             "macro_kappa": record, "masi_alpha": record, "exact_set": record,
+             "disagreements": [item_id, ...]}
+
+Per-category counts are summed over every coder pair and every item both coders coded:
+a = both applied it, b = first coder only, c = second coder only, d = neither (coders in
+sorted order). prevalence = (2a+b+c) / 2(a+b+c+d), the share of ratings that carry it;
+positive agreement = 2a/(2a+b+c), negative agreement = 2d/(2d+b+c).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any
+
+from annotator.errors import UserError
+
+Ratings = Mapping[str, Mapping[str, Iterable[str]]]
+
+PRESENT = "present"
+ABSENT = "absent"
+
+# Upper bounds (inclusive) of the Landis & Koch (1977) bands.
+_BANDS = [(0.20, "slight"), (0.40, "fair"), (0.60, "moderate"), (0.80, "substantial")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Small building blocks
+
+
+def landis_koch(value: float | None) -> str | None:
+    """The Landis & Koch band of a kappa-like value.
+
+    Bands: < 0 poor; 0..0.20 slight; 0.21..0.40 fair; 0.41..0.60 moderate; 0.61..0.80
+    substantial; 0.81..1 almost perfect. Convention: each upper bound belongs to its band
+    (0.20 is slight, 0.2000001 is fair; 0.0 is slight, -0.0001 poor). The value is first
+    rounded to 9 decimals so floating-point noise (0.6000000000000001) does not change the band.
+    None or NaN -> None.
+    """
+    if value is None or not math.isfinite(value):
+        return None
+    value = round(value, 9)
+    if value < 0:
+        return "poor"
+    for upper, name in _BANDS:
+        if value <= upper:
+            return name
+    return "almost perfect"
+
+
+def masi_distance(a: Iterable[Hashable], b: Iterable[Hashable]) -> float:
+    """MASI distance (Passonneau 2006) between two sets, as NLTK 3.9+ defines it.
+
+    1 - J * M where J is the Jaccard index and M is 1 for identical sets, 2/3 when one set
+    contains the other, 1/3 when they overlap otherwise, 0 when disjoint. Two empty sets are
+    identical: distance 0 (NLTK divides by zero there). Older NLTK used 0.67 / 0.33 for M.
+    """
+    a, b = set(a), set(b)
+    union = len(a | b)
+    if union == 0:
+        return 0.0
+    common = len(a & b)
+    if len(a) == len(b) == common:
+        monotonicity = 1.0
+    elif common == min(len(a), len(b)):
+        monotonicity = 2 / 3
+    elif common > 0:
+        monotonicity = 1 / 3
+    else:
+        monotonicity = 0.0
+    return 1 - common / union * monotonicity
+
+
+def percent_agreement(a: Sequence[Any], b: Sequence[Any]) -> float | None:
+    """Share of positions where both coders gave the same label; pairs with a None are skipped.
+
+    None when no pair is left.
+    """
+    pairs = _complete_pairs(a, b)
+    if not pairs:
+        return None
+    return sum(x == y for x, y in pairs) / len(pairs)
+
+
+def pairwise_agreement(units: Iterable[Sequence[Any]]) -> dict:
+    """Share of identical value pairs over every coder pair within each unit.
+
+    units: one list per item with each coder's value, None for missing. Units with fewer than
+    two values are skipped. Returns an exact_set_agreement record (used for set equality).
+    """
+    n_items = n_pairs = n_identical = 0
+    for unit in units:
+        values = [v for v in unit if not _is_missing(v)]
+        if len(values) < 2:
+            continue
+        n_items += 1
+        for x, y in itertools.combinations(values, 2):
+            n_pairs += 1
+            n_identical += x == y
+    value = n_identical / n_pairs if n_pairs else None
+    return {
+        "coefficient": "exact_set_agreement",
+        "value": value,
+        "undefined": None if n_pairs else "no item coded by two or more coders",
+        "band": None,
+        "percent_agreement": value,
+        "n_items": n_items,
+        "n_pairs": n_pairs,
+        "n_identical": n_identical,
+    }
+
+
+def confusion_matrix(a: Sequence[Any], b: Sequence[Any], labels: Sequence[Any] | None = None) -> dict:
+    """Counts of (first coder's label, second coder's label); pairs with a None are skipped.
+
+    Returns {"labels": [...], "rows": [[int]]}: rows[i][j] counts items the first coder gave
+    labels[i] and the second labels[j]. Labels seen but not listed are appended (sorted), so
+    no rating is ever dropped.
+    """
+    pairs = _complete_pairs(a, b)
+    labels = _labels_with_extras(labels, [v for pair in pairs for v in pair])
+    index = {label: i for i, label in enumerate(labels)}
+    rows = [[0] * len(labels) for _ in labels]
+    for x, y in pairs:
+        rows[index[x]][index[y]] += 1
+    return {"labels": labels, "rows": rows}
+
+
+# ---------------------------------------------------------------------------------------------
+# Coefficients
+
+
+def cohen_kappa(a: Sequence[Any], b: Sequence[Any], labels: Sequence[Any] | None = None) -> dict:
+    """Cohen's kappa of two coders' labels (scikit-learn's cohen_kappa_score), as a record.
+
+    A None label means "not coded": that pair is dropped and counted in n_missing. Undefined
+    (value None, with a reason) when no pair is left, or when both coders used one and the same
+    label throughout (expected agreement 1). `labels` only orders the confusion matrix; labels
+    nobody used do not change kappa.
+    """
+    if len(a) != len(b):
+        raise ValueError(f"cohen_kappa: the two coders have {len(a)} and {len(b)} labels")
+    pairs = _complete_pairs(a, b)
+    n = len(pairs)
+    matrix = confusion_matrix([x for x, _ in pairs], [y for _, y in pairs], labels)
+    record = _record("cohen_kappa", n_items=n, n_missing=len(a) - n, expected_agreement=None,
+                     confusion_matrix=matrix)
+    if n == 0:
+        return _undefined(record, "no item coded by both coders")
+    first, second = [x for x, _ in pairs], [y for _, y in pairs]
+    record["percent_agreement"] = sum(x == y for x, y in pairs) / n
+    first_counts, second_counts = Counter(first), Counter(second)
+    record["expected_agreement"] = sum(first_counts[k] * second_counts[k] for k in first_counts) / n**2
+    if set(first) == set(second) and len(set(first)) == 1:
+        return _undefined(record, f"no variation: both coders used only {first[0]!r}")
+
+    from sklearn.metrics import cohen_kappa_score
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = float(cohen_kappa_score(first, second, labels=matrix["labels"]))
+    if not math.isfinite(value):  # pragma: no cover - excluded above; kept as a guard
+        return _undefined(record, "kappa is undefined for these labels")
+    return _defined(record, value)
+
+
+def fleiss_kappa(table_or_ratings: Any) -> dict:
+    """Fleiss' kappa for a constant number of raters per item, as a record.
+
+    Accepts either an items x categories table of counts (list of lists or array), or ratings
+    (item -> coder -> label, a label being a string or a one-element set). Only items rated by
+    the full set of raters count: for a table, rows whose total is below the largest row total;
+    for ratings, items lacking one of the coders. Excluded items are counted.
+    """
+    import numpy as np
+
+    labels: list[Any] | None = None
+    if isinstance(table_or_ratings, Mapping):
+        labels, rows, n_excluded = _fleiss_table_from_ratings(table_or_ratings)
+        table = np.array(rows, dtype=float).reshape(len(rows), len(labels))
+    else:
+        table = np.asarray(table_or_ratings, dtype=float)
+        if table.size == 0:
+            table = table.reshape(0, 0)
+        if table.ndim != 2 or (table < 0).any() or not np.isfinite(table).all():
+            raise ValueError("fleiss_kappa: expected an items x categories table of counts")
+        totals = table.sum(axis=1)
+        keep = (totals == totals.max()) & (totals > 0) if len(totals) else totals > 0
+        n_excluded = int((~keep).sum())
+        table = table[keep]
+
+    n_items = table.shape[0]
+    n_raters = int(table[0].sum()) if n_items else 0
+    record = _record("fleiss_kappa", n_items=n_items, n_raters=n_raters,
+                     n_items_excluded=n_excluded, expected_agreement=None)
+    if n_items == 0:
+        return _undefined(record, "no item was coded by every coder")
+    if n_raters < 2:
+        return _undefined(record, "needs at least two ratings per item")
+
+    # Fleiss (1971): P_i = agreeing rater pairs / all rater pairs of item i.
+    per_item = ((table * table).sum(axis=1) - n_raters) / (n_raters * (n_raters - 1))
+    observed = float(per_item.mean())
+    shares = table.sum(axis=0) / (n_items * n_raters)
+    expected = float((shares * shares).sum())
+    record["percent_agreement"] = observed
+    record["expected_agreement"] = expected
+    if math.isclose(expected, 1.0, rel_tol=0, abs_tol=1e-12):
+        only = int(np.argmax(shares))
+        name = labels[only] if labels is not None else f"category {only}"
+        return _undefined(record, f"no variation: every rating is {name!r}")
+    return _defined(record, (observed - expected) / (1 - expected))
+
+
+def krippendorff_alpha(
+    units: Iterable[Sequence[Any]],
+    distance: str | Callable[[Any, Any], float] = "nominal",
+) -> dict:
+    """Krippendorff's alpha for any number of coders, missing values allowed, as a record.
+
+    units: one list per item holding each coder's value (None or NaN = missing). Values may be
+    any hashable (frozensets included; plain sets are frozen). distance: "nominal" (0 if equal,
+    else 1), "interval" ((a-b)**2, numbers only) or a callable d(a, b) -> float, such as
+    masi_distance. Uses the coincidence-matrix form (Krippendorff 2011): only items with two or
+    more values are pairable; alpha = 1 - D_o / D_e with
+    D_o = 1/n sum_u 1/(m_u - 1) sum_{i != j in u} d and D_e = 1/(n(n-1)) sum_{i != j} d.
+    Undefined when no item has two values or when D_e is 0 (no variation).
+    """
+    import numpy as np
+
+    name = distance if isinstance(distance, str) else getattr(distance, "__name__", "custom")
+    if isinstance(distance, str) and distance not in ("nominal", "interval"):
+        raise ValueError(f"krippendorff_alpha: unknown distance {distance!r}")
+
+    value_index: dict[Any, int] = {}
+    unit_counts: list[dict[int, int]] = []
+    n_excluded = 0
+    for unit in units:
+        values = [frozenset(v) if isinstance(v, (set, frozenset)) else v
+                  for v in unit if not _is_missing(v)]
+        if len(values) < 2:
+            n_excluded += 1
+            continue
+        counts: dict[int, int] = {}
+        for v in values:
+            i = value_index.setdefault(v, len(value_index))
+            counts[i] = counts.get(i, 0) + 1
+        unit_counts.append(counts)
+
+    record = _record("krippendorff_alpha", n_items=len(unit_counts), distance=name, n_values=0,
+                     n_items_excluded=n_excluded, observed_disagreement=None,
+                     expected_disagreement=None)
+    if not unit_counts:
+        return _undefined(record, "no item coded by two or more coders")
+
+    values = list(value_index)
+    matrix = np.zeros((len(unit_counts), len(values)))
+    for row, counts in enumerate(unit_counts):
+        for i, count in counts.items():
+            matrix[row, i] = count
+    pairable = matrix.sum(axis=1)
+    n = float(pairable.sum())
+    record["n_values"] = int(n)
+
+    # Coincidences o_ck = sum_u n_uc (n_uk - [c == k]) / (m_u - 1).
+    weighted = matrix / (pairable - 1)[:, None]
+    coincidences = weighted.T @ matrix - np.diag(weighted.sum(axis=0))
+    totals = matrix.sum(axis=0)
+    # d(c, c) = 0, so the diagonal (pairs of a value with itself) never counts in D_e.
+    expected_pairs = np.outer(totals, totals)
+    distances = _distance_matrix(values, distance)
+
+    observed = float((coincidences * distances).sum() / n)
+    expected = float((expected_pairs * distances).sum() / (n * (n - 1)))
+    record["percent_agreement"] = float(np.trace(coincidences) / n)
+    record["observed_disagreement"] = observed
+    record["expected_disagreement"] = expected
+    if expected <= 1e-15:
+        if len(values) == 1:
+            return _undefined(record, f"no variation: every value is {_show(values[0])}")
+        return _undefined(record, "no variation: the values are all at distance 0")
+    return _defined(record, 1 - observed / expected)
+
+
+# ---------------------------------------------------------------------------------------------
+# High level: one dimension of a study
+
+
+def single_choice_agreement(ratings: Ratings, codes: Sequence[str]) -> dict:
+    """Agreement in a single-choice dimension (one code per coder and item).
+
+    Pairwise Cohen's kappa for every coder pair (items both coded), "cohen" (the pair with two
+    coders, the mean of defined pairwise kappas with more), Fleiss' kappa (three or more
+    coders, items coded by all), Krippendorff's alpha nominal (items with two or more ratings).
+    Raises UserError when a coder gave an item more than one code.
+    """
+    labels = {item: _single_labels(item, by_coder) for item, by_coder in ratings.items()}
+    coders = sorted({coder for by_coder in labels.values() for coder in by_coder})
+    seen = {label for by_coder in labels.values() for label in by_coder.values()}
+    all_codes = _labels_with_extras(codes, seen)
+
+    pairwise = []
+    for first, second in itertools.combinations(coders, 2):
+        both = [by_coder for by_coder in labels.values() if first in by_coder and second in by_coder]
+        record = cohen_kappa([r[first] for r in both], [r[second] for r in both], all_codes)
+        pairwise.append({"coders": [first, second], **record})
+
+    fleiss = fleiss_kappa(labels)
+    if len(coders) < 3:
+        fleiss = _undefined(fleiss, "Fleiss' kappa is reported for three or more coders")
+        fleiss["percent_agreement"] = None
+    units = [[by_coder.get(coder) for coder in coders] for by_coder in labels.values()]
+    return {
+        "coders": coders,
+        "n_items": len(labels),
+        "n_items_multi_coded": sum(len(by_coder) >= 2 for by_coder in labels.values()),
+        "codes": all_codes,
+        "unknown_codes": all_codes[len(_unique(codes)):],
+        "pairwise": pairwise,
+        "cohen": _combine_pairwise(pairwise, _count_multi_coded(labels)),
+        "fleiss": fleiss,
+        "krippendorff": krippendorff_alpha(units, "nominal"),
+        "disagreements": [item for item, by_coder in labels.items()
+                          if len(set(by_coder.values())) > 1],
+    }
+
+
+def multi_label_agreement(
+    ratings: Ratings,
+    codes: Sequence[str],
+    rollup: Mapping[str, str] | None = None,
+) -> dict:
+    """Agreement in a multi-label dimension, per code and, with `rollup`, per theme.
+
+    Per code: binary kappa on present/absent (Cohen for two coders, mean pairwise Cohen for
+    more; items coded by both coders of a pair), Krippendorff's alpha nominal on presence,
+    prevalence, positive and negative agreement and the counts a, b, c, d. Then the macro mean
+    of the defined kappas (codes with an undefined kappa, such as a code nobody used, are left
+    out and listed), Krippendorff's alpha with MASI distance over the sets, and exact-set
+    agreement. rollup maps code -> theme; the same is computed on sets of themes. A code that
+    rollup does not map stands for itself as a theme and is listed in "unmapped_codes".
+    """
+    sets = {item: {coder: _freeze(codes) for coder, codes in by_coder.items() if codes is not None}
+            for item, by_coder in ratings.items()}
+    coders = sorted({coder for by_coder in sets.values() for coder in by_coder})
+    result = {
+        "coders": coders,
+        "n_items": len(sets),
+        "n_items_multi_coded": _count_multi_coded(sets),
+        "codes": _level_agreement(sets, coders, codes, "code"),
+        "themes": None,
+        "unmapped_codes": [],
+    }
+    if rollup is not None:
+        seen = {code for by_coder in sets.values() for s in by_coder.values() for code in s}
+        unmapped = [code for code in _labels_with_extras(codes, seen) if code not in rollup]
+        themes = _unique([rollup.get(code, code) for code in codes])
+        theme_sets = {
+            item: {coder: frozenset(rollup.get(code, code) for code in s)
+                   for coder, s in by_coder.items()}
+            for item, by_coder in sets.items()
+        }
+        result["themes"] = _level_agreement(theme_sets, coders, themes, "theme")
+        result["unmapped_codes"] = unmapped
+    return result
+
+
+def disagreements(ratings: Ratings) -> list[str]:
+    """Items (in the order given) where the coders who coded them gave different code sets."""
+    return [
+        item
+        for item, by_coder in ratings.items()
+        if len({_freeze(codes) for codes in by_coder.values()}) > 1
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _level_agreement(sets: dict, coders: list[str], categories: Sequence[str], level: str) -> dict:
+    seen = {code for by_coder in sets.values() for s in by_coder.values() for code in s}
+    n_given = len(_unique(categories))
+    categories = _labels_with_extras(categories, seen)
+    pairs = list(itertools.combinations(coders, 2))
+    # For each coder pair, the items both of them coded.
+    shared = {pair: [by_coder for by_coder in sets.values() if pair[0] in by_coder and pair[1] in by_coder]
+              for pair in pairs}
+    n_multi = _count_multi_coded(sets)
+
+    per_category = []
+    for category in categories:
+        a = b = c = d = 0
+        pairwise = []
+        for first, second in pairs:
+            x = [PRESENT if category in r[first] else ABSENT for r in shared[(first, second)]]
+            y = [PRESENT if category in r[second] else ABSENT for r in shared[(first, second)]]
+            for p, q in zip(x, y):
+                a += p == q == PRESENT
+                b += p == PRESENT != q
+                c += q == PRESENT != p
+                d += p == q == ABSENT
+            pairwise.append(cohen_kappa(x, y, [PRESENT, ABSENT]))
+        kappa = _combine_pairwise(pairwise, n_multi)
+        units = [[(PRESENT if category in by_coder[coder] else ABSENT) if coder in by_coder else None
+                  for coder in coders] for by_coder in sets.values()]
+        alpha = krippendorff_alpha(units, "nominal")
+        total = a + b + c + d
+        # Say "nobody used it" rather than "no variation: only 'absent'".
+        reason = None
+        if total and a + b + c == 0:
+            reason = f"no coder applied {category!r}"
+        elif total and b + c + d == 0:
+            reason = f"every coder applied {category!r} to every item"
+        for record in (kappa, alpha):
+            if record["value"] is None and reason:
+                record["undefined"] = reason
+        per_category.append({
+            "id": category,
+            "kappa": kappa,
+            "alpha": alpha,
+            "percent_agreement": (a + d) / total if total else None,
+            "prevalence": (2 * a + b + c) / (2 * total) if total else None,
+            "positive_agreement": _ratio(2 * a, 2 * a + b + c),
+            "negative_agreement": _ratio(2 * d, 2 * d + b + c),
+            "a": a, "b": b, "c": c, "d": d,
+            "n_items": kappa["n_items"],
+        })
+
+    defined = [entry for entry in per_category if entry["kappa"]["value"] is not None]
+    undefined = [entry["id"] for entry in per_category if entry["kappa"]["value"] is None]
+    macro = _record("macro_mean_kappa", n_items=n_multi, n_categories=len(per_category),
+                    n_defined=len(defined), n_undefined=len(undefined),
+                    undefined_categories=undefined)
+    if defined:
+        macro["percent_agreement"] = _mean(e["kappa"]["percent_agreement"] for e in defined)
+        macro = _defined(macro, _mean(e["kappa"]["value"] for e in defined))
+    else:
+        macro = _undefined(macro, f"no {level} has a defined kappa")
+
+    units = [[by_coder.get(coder) for coder in coders] for by_coder in sets.values()]
+    return {
+        "level": level,
+        "categories": categories,
+        "unknown_categories": categories[n_given:],
+        "per_category": per_category,
+        "macro_kappa": macro,
+        "masi_alpha": krippendorff_alpha(units, masi_distance),
+        "exact_set": pairwise_agreement(units),
+        "disagreements": [item for item, by_coder in sets.items() if len(set(by_coder.values())) > 1],
+    }
+
+
+def _combine_pairwise(pairwise: list[dict], n_items: int) -> dict:
+    """One record for several coder pairs: the pair itself, or the mean of the defined kappas."""
+    if len(pairwise) == 1:
+        return {key: value for key, value in pairwise[0].items() if key != "coders"}
+    defined = [p for p in pairwise if p["value"] is not None]
+    record = _record("mean_pairwise_cohen_kappa", n_items=n_items, n_pairs=len(pairwise),
+                     n_pairs_defined=len(defined))
+    if not pairwise:
+        return _undefined(record, "needs at least two coders")
+    if not defined:
+        reasons = _unique(p["undefined"] for p in pairwise)
+        return _undefined(record, "no coder pair has a defined kappa: " + "; ".join(reasons))
+    record["percent_agreement"] = _mean(p["percent_agreement"] for p in defined)
+    return _defined(record, _mean(p["value"] for p in defined))
+
+
+def _fleiss_table_from_ratings(ratings: Mapping) -> tuple[list, list[list[int]], int]:
+    by_item = {item: {coder: _one_label(item, coder, v) for coder, v in by_coder.items()}
+               for item, by_coder in ratings.items()}
+    by_item = {item: {c: v for c, v in by_coder.items() if v is not None}
+               for item, by_coder in by_item.items()}
+    coders = {coder for by_coder in by_item.values() for coder in by_coder}
+    complete = [by_coder for by_coder in by_item.values() if coders and set(by_coder) == coders]
+    labels = _labels_with_extras([], {v for by_coder in complete for v in by_coder.values()})
+    rows = [[list(by_coder.values()).count(label) for label in labels] for by_coder in complete]
+    return labels, rows, len(by_item) - len(complete)
+
+
+def _single_labels(item: str, by_coder: Mapping[str, Any]) -> dict[str, Any]:
+    labels = {coder: _one_label(item, coder, value) for coder, value in by_coder.items()}
+    return {coder: label for coder, label in labels.items() if label is not None}
+
+
+def _one_label(item: str, coder: str, value: Any) -> Any:
+    """A single-choice rating: a label, a one-element set, or an empty set / None (not coded)."""
+    if value is None or isinstance(value, str):
+        return value
+    codes = list(value)
+    if len(codes) > 1:
+        raise UserError(
+            f"item {item}: coder {coder} gave {len(codes)} codes ({', '.join(sorted(map(str, codes)))}) "
+            "in a single-choice dimension; keep one code, or make the dimension multi-label"
+        )
+    return codes[0] if codes else None
+
+
+def _freeze(codes: Any) -> frozenset:
+    if isinstance(codes, str):
+        return frozenset([codes])
+    return frozenset(codes)
+
+
+def _count_multi_coded(by_item: Mapping[str, Mapping]) -> int:
+    return sum(len(by_coder) >= 2 for by_coder in by_item.values())
+
+
+def _distance_matrix(values: list, distance: str | Callable) -> Any:
+    import numpy as np
+
+    size = len(values)
+    if distance == "nominal":
+        return 1.0 - np.eye(size)
+    if distance == "interval":
+        try:
+            numbers = np.array(values, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError("krippendorff_alpha: interval distance needs numbers") from None
+        return (numbers[:, None] - numbers[None, :]) ** 2
+    matrix = np.zeros((size, size))
+    for i, j in itertools.combinations(range(size), 2):
+        d = float(distance(values[i], values[j]))
+        if not math.isfinite(d):
+            raise ValueError(f"krippendorff_alpha: distance returned {d} for {values[i]!r}, {values[j]!r}")
+        matrix[i, j] = matrix[j, i] = d
+    return matrix
+
+
+def _complete_pairs(a: Sequence[Any], b: Sequence[Any]) -> list[tuple[Any, Any]]:
+    return [(x, y) for x, y in zip(a, b) if not _is_missing(x) and not _is_missing(y)]
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _labels_with_extras(labels: Iterable[Any] | None, seen: Iterable[Any]) -> list:
+    """The given labels in order, then labels seen in the data but not given (sorted)."""
+    ordered = _unique(labels or [])
+    known = set(ordered)
+    extras = {v for v in seen if v not in known}
+    return ordered + sorted(extras, key=lambda v: (type(v).__name__, str(v)))
+
+
+def _unique(values: Iterable[Any]) -> list:
+    return list(dict.fromkeys(values))
+
+
+def _record(coefficient: str, *, n_items: int, **counts: Any) -> dict:
+    return {"coefficient": coefficient, "value": None, "undefined": None, "band": None,
+            "percent_agreement": None, "n_items": n_items, **counts}
+
+
+def _defined(record: dict, value: float) -> dict:
+    value = float(value)
+    if not math.isfinite(value):  # pragma: no cover - defensive: never let NaN out
+        return _undefined(record, "the coefficient is not a finite number")
+    return {**record, "value": value, "undefined": None, "band": landis_koch(value)}
+
+
+def _undefined(record: dict, reason: str) -> dict:
+    return {**record, "value": None, "undefined": reason, "band": None}
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def _mean(values: Iterable[float]) -> float:
+    values = list(values)
+    return sum(values) / len(values)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, frozenset):
+        return "{" + ", ".join(sorted(map(str, value))) + "}" if value else "the empty set"
+    return repr(value)
