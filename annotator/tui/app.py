@@ -1,0 +1,27 @@
+"""The coding app. ``build_coding_app`` is used by the CLI and by the tests alike."""
+
+from __future__ import annotations
+
+from textual.app import App
+from textual.binding import Binding
+
+from annotator.store import SessionStore
+from annotator.tui.screens import CodingScreen
+
+
+class CodingApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "annotator"
+    ENABLE_COMMAND_PALETTE = False  # ctrl+p would steal keys from coding; F1 is the help
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", show=False, priority=True)]
+
+    def __init__(self, store: SessionStore) -> None:
+        super().__init__()
+        self.store = store
+
+    def on_mount(self) -> None:
+        self.push_screen(CodingScreen(self.store))
+
+
+def build_coding_app(store: SessionStore) -> CodingApp:
+    return CodingApp(store)
