@@ -21,10 +21,10 @@ def items_for_new_session(study: Study, coder: str) -> tuple[list[dict], dict[st
 
     corpus = CorpusStore(study.corpus_path)
     try:
-        assigned = corpus.assignment(coder) if hasattr(corpus, "assignment") else None
+        assigned = corpus.assignment(coder)
         if assigned is not None:
             return [corpus.get_item(i) for i, _ in assigned], dict(assigned)
-        if hasattr(corpus, "has_assignments") and corpus.has_assignments():
+        if corpus.has_assignments():
             raise UserError(f"{coder} has no items assigned in {study.root}. Use `annotator assign` to add a coder.")
         return list(corpus.iter_items()), {}
     finally:

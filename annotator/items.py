@@ -22,6 +22,7 @@ Fields of an item (all str unless said otherwise):
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from annotator.textsafe import clean, clean_line
@@ -32,6 +33,9 @@ ITEM_FIELDS = (
 )
 
 
+_CANONICAL_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
 def item_id(repo: str, number: int) -> str:
     return f"{repo}#{int(number)}"
 
@@ -40,6 +44,9 @@ def utc_iso(value: Any) -> str | None:
     """A timestamp (datetime, or ISO string with any offset) as 'YYYY-MM-DDTHH:MM:SSZ' UTC."""
     if value in (None, ""):
         return None
+    if isinstance(value, str) and _CANONICAL_UTC.fullmatch(value):  # fast path: already canonical
+        dt.datetime.fromisoformat(value[:-1])  # still refuses impossible dates
+        return value
     if isinstance(value, str):
         text = value.strip()
         if text.endswith("Z"):

@@ -20,7 +20,7 @@ from annotator.errors import UserError
 from annotator.store import SessionLocked, SessionStore, StoreFull, migrations
 from annotator.taxonomy import load_codebook
 
-from conftest import SMALL_TAXONOMY, build_items
+from drivers.core_support import SMALL_TAXONOMY, build_items
 
 REPO = "octo/models"
 

@@ -17,7 +17,7 @@ from annotator.errors import UserError
 from annotator.taxonomy import (CODE_FIELDS, DIMENSION_FIELDS, TOP_FIELDS, load_codebook,
                                 parse_codebook)
 
-from conftest import DEFAULT_TAXONOMY, SMALL_TAXONOMY, TESTS
+from drivers.core_support import DEFAULT_TAXONOMY, SMALL_TAXONOMY, TESTS
 
 MARK = "# <- here"
 

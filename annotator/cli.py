@@ -1,0 +1,844 @@
+"""The command line: one click group, dashed command names, heavy imports inside commands.
+
+Every command turns a ``UserError`` into a clear message on stderr and exit status 2.
+Textual, PyGithub, scikit-learn, scipy and matplotlib are imported inside the commands that
+need them so that ``annotator --help`` starts fast (see benchmarks/).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from annotator import __version__
+from annotator.errors import UserError
+
+
+class AnnotatorGroup(click.Group):
+    """Turns UserError (and a few OS errors) into a message and exit status 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UserError as error:
+            click.echo(f"annotator: {error}", err=True)
+            ctx.exit(UserError.exit_code)
+        except KeyboardInterrupt:
+            click.echo("annotator: interrupted; everything saved so far is kept.", err=True)
+            ctx.exit(130)
+
+
+def study_option(func):
+    """``--study DIR``: the study folder (default: $ANNOTATOR_STUDY or the current folder)."""
+    return click.option(
+        "--study",
+        "study_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=lambda: os.environ.get("ANNOTATOR_STUDY", "."),
+        show_default="$ANNOTATOR_STUDY or .",
+        help="The study folder (taxonomy.yaml, corpus.db, sessions/).",
+    )(func)
+
+
+def coder_option(required: bool = True):
+    def decorate(func):
+        return click.option(
+            "--coder",
+            required=required,
+            default=lambda: os.environ.get("ANNOTATOR_CODER"),
+            help="The coder's name (default: $ANNOTATOR_CODER).",
+        )(func)
+
+    return decorate
+
+
+def taxonomy_argument(func):
+    return click.argument(
+        "taxonomy_file",
+        metavar="[FILE]",
+        required=False,
+        type=click.Path(dir_okay=False, path_type=Path),
+    )(func)
+
+
+@click.group(cls=AnnotatorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="annotator")
+def cli():
+    """annotator: code GitHub issues for a qualitative study, from the terminal.
+
+    A study is a folder holding taxonomy.yaml (the codebook), corpus.db (the items) and
+    sessions/ (one SQLite file per coder). Start with `annotator demo`, or `annotator init DIR`.
+    """
+
+
+def main():  # console-script entry point
+    cli(prog_name="annotator")
+
+
+# --- study, codebook and coding commands ---
+
+
+@cli.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def init_command(directory: Path):
+    """Create a study folder with the default codebook and sessions/."""
+    from annotator.study import Study
+
+    study = Study.init(directory)
+    click.echo(f"Study ready in {study.root}: edit {study.taxonomy_path}, then "
+               f"`annotator import FILE --study {study.root}` or `annotator fetch OWNER/REPO --study {study.root}`.")
+
+
+@cli.group("taxonomy")
+def taxonomy_group():
+    """Check, show and change the codebook (taxonomy.yaml)."""
+
+
+def _taxonomy_path(taxonomy_file: Path | None) -> Path:
+    if taxonomy_file is not None:
+        return taxonomy_file
+    return Path(os.environ.get("ANNOTATOR_STUDY", ".")) / "taxonomy.yaml"
+
+
+@taxonomy_group.command("check")
+@taxonomy_argument
+def taxonomy_check(taxonomy_file: Path | None):
+    """Validate a codebook: every problem as FILE:LINE: message (exit 2 if any)."""
+    from annotator.taxonomy import load_codebook
+
+    path = _taxonomy_path(taxonomy_file)
+    codebook = load_codebook(path)
+    codes = sum(len(list(d.walk())) for d in codebook.dimensions)
+    click.echo(f"{path}: ok ({len(codebook.dimensions)} dimensions, {codes} codes, hash {codebook.hash})")
+
+
+@taxonomy_group.command("show")
+@taxonomy_argument
+def taxonomy_show(taxonomy_file: Path | None):
+    """Print the codebook as a tree with keys and definitions."""
+    from rich.console import Console
+
+    from annotator.taxonomy import load_codebook, render_tree
+
+    Console().print(render_tree(load_codebook(_taxonomy_path(taxonomy_file))))
+
+
+# --- codebook change commands ---
+# Each change edits taxonomy.yaml (comments and order kept), records it in taxonomy.changes.yaml
+# and carries it into every session of the study (see annotator/codebook_changes.py).
+
+
+def _change_options(func):
+    func = click.option("--skip-locked", is_flag=True,
+                        help="Leave sessions that are open for coding as they are (then `annotator taxonomy sync`).")(func)
+    func = click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")(func)
+    func = coder_option(required=False)(func)
+    return study_option(func)
+
+
+def _why_option(func):
+    return click.option("--why", required=True, help="Why the codebook changes (kept in the changelog).")(func)
+
+
+def _run_changes(study_dir: Path, changes, coder: str | None, dry_run: bool, skip_locked: bool) -> None:
+    import getpass
+
+    from annotator.codebook_changes import applied_lines, apply_changes
+
+    applied = apply_changes(study_dir, changes, by=coder or getpass.getuser(), dry_run=dry_run,
+                            skip_locked=skip_locked)
+    for line in applied_lines(applied):
+        click.echo(line)
+
+
+@taxonomy_group.command("rename")
+@click.argument("code")
+@click.option("--id", "new_id", help="The code's new id (labels follow it).")
+@click.option("--name", help="The code's new name.")
+@click.option("--key", help="The code's new key.")
+@_why_option
+@_change_options
+def taxonomy_rename(code, new_id, name, key, why, study_dir, coder, dry_run, skip_locked):
+    """Rename a code (CODE or DIMENSION/CODE): its id, name and/or key."""
+    from annotator.codebook_changes import Change
+
+    _run_changes(study_dir, [Change("rename", code, why, new_id=new_id or "", name=name or "", key=key or "")],
+                 coder, dry_run, skip_locked)
+
+
+@taxonomy_group.command("merge")
+@click.argument("codes", nargs=-1, required=True)
+@click.option("--into", required=True, help="The code they become (it stays; the others go).")
+@_why_option
+@_change_options
+def taxonomy_merge(codes, into, why, study_dir, coder, dry_run, skip_locked):
+    """Merge codes into another; their labels follow."""
+    from annotator.codebook_changes import Change
+
+    _run_changes(study_dir, [Change("merge", codes[0], why, sources=list(codes), into=into)],
+                 coder, dry_run, skip_locked)
+
+
+@taxonomy_group.command("split")
+@click.argument("code")
+@click.option("--into", "targets", multiple=True, required=True, metavar="ID[=NAME[=KEY]]",
+              help="A code to split into (repeat). New codes need a name; CODE itself may be one.")
+@click.option("--items", "items_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Which items go where: CSV item,code (or YAML item: code). Items not in it are flagged for recoding.")
+@_why_option
+@_change_options
+def taxonomy_split(code, targets, items_file, why, study_dir, coder, dry_run, skip_locked):
+    """Split a code in two or more; map its items or flag them.
+
+    Items go where --items says; the others lose the code and are flagged 'recode'.
+    """
+    from annotator.codebook_changes import Change, parse_target, read_item_mapping
+
+    items = read_item_mapping(items_file) if items_file else {}
+    _run_changes(study_dir, [Change("split", code, why, targets=[parse_target(t) for t in targets], items=items)],
+                 coder, dry_run, skip_locked)
+
+
+@taxonomy_group.command("move")
+@click.argument("code")
+@click.option("--to", "parent", required=True, metavar="THEME|top", help="The new parent theme, or 'top'.")
+@click.option("--key", help="Its key there (default: kept if free, else a free one).")
+@_why_option
+@_change_options
+def taxonomy_move(code, parent, key, why, study_dir, coder, dry_run, skip_locked):
+    """Move a code under another theme, or to the top level."""
+    from annotator.codebook_changes import Change
+
+    _run_changes(study_dir, [Change("move", code, why, parent=parent, key=key or "")], coder, dry_run, skip_locked)
+
+
+@taxonomy_group.command("retire")
+@click.argument("code")
+@_why_option
+@_change_options
+def taxonomy_retire(code, why, study_dir, coder, dry_run, skip_locked):
+    """Retire a code: kept with its labels, no longer offered."""
+    from annotator.codebook_changes import Change
+
+    _run_changes(study_dir, [Change("retire", code, why)], coder, dry_run, skip_locked)
+
+
+@taxonomy_group.command("add")
+@click.argument("code", metavar="[DIMENSION/]ID")
+@click.option("--name", required=True, help="The code's name.")
+@click.option("--parent", help="The theme it goes under (default: the top level).")
+@click.option("--key", help="Its key (default: a free one, suggested from the name).")
+@click.option("--definition", default="", help="What the code means.")
+@click.option("--include", default="", help="What it includes.")
+@click.option("--exclude", default="", help="What it excludes.")
+@click.option("--example", default="", help="An example.")
+@_why_option
+@_change_options
+def taxonomy_add(code, name, parent, key, definition, include, exclude, example, why, study_dir, coder,
+                 dry_run, skip_locked):
+    """Add a code to the codebook (and to every session's codebook)."""
+    from annotator.codebook_changes import Change
+
+    texts = {"definition": definition, "include": include, "exclude": exclude, "example": example}
+    _run_changes(study_dir, [Change("add", code, why, name=name, parent=parent or "", key=key or "", texts=texts)],
+                 coder, dry_run, skip_locked)
+
+
+@taxonomy_group.command("apply")
+@click.argument("changes_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_change_options
+def taxonomy_apply(changes_file, study_dir, coder, dry_run, skip_locked):
+    """Apply a YAML file of codebook changes, in order.
+
+    The file is a list of rename / merge / split / move / retire / add entries, each with
+    a `why` (see annotator/codebook_changes.py:parse_changes).
+    """
+    from annotator.codebook_changes import parse_changes
+
+    changes = parse_changes(changes_file.read_text(encoding="utf-8"), str(changes_file), changes_file.parent)
+    _run_changes(study_dir, changes, coder, dry_run, skip_locked)
+
+
+@taxonomy_group.command("sync")
+@click.argument("sessions", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@click.option("--skip-locked", is_flag=True, help="Leave sessions that are open for coding as they are.")
+@study_option
+def taxonomy_sync(sessions, dry_run, skip_locked, study_dir):
+    """Bring sessions up to the newest codebook.
+
+    Sessions (default: all of the study's) are mapped through the recorded changes.
+    """
+    from annotator.codebook_changes import sync_sessions
+
+    for outcome in sync_sessions(study_dir, list(sessions) or None, dry_run=dry_run, skip_locked=skip_locked):
+        click.echo(outcome.summary())
+        for u in outcome.unmapped:
+            click.echo(f"  {u.item_id} {u.dimension}/{u.code}: {u.reason}; flagged for recoding")
+
+
+@taxonomy_group.command("pull")
+@click.argument("sessions", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@_change_options
+def taxonomy_pull(sessions, study_dir, coder, dry_run, skip_locked):
+    """Bring codes proposed while coding into taxonomy.yaml.
+
+    Codes added with F6 (or +) in the coding screen, with who proposed them and on which items.
+    """
+    import getpass
+
+    from annotator.codebook_changes import applied_lines, pull_proposed
+
+    pulled = pull_proposed(study_dir, list(sessions) or None, by=coder or getpass.getuser(), dry_run=dry_run,
+                           skip_locked=skip_locked)
+    for proposal in pulled.already:
+        click.echo(f"{proposal.dimension}/{proposal.code} (proposed by {', '.join(proposal.coders)}) is already in taxonomy.yaml.")
+    if pulled.applied is None:
+        click.echo("No new proposed codes." if not pulled.already else "Nothing new to pull.")
+        return
+    for proposal in pulled.added:
+        for who, items in proposal.items.items():
+            click.echo(f"{proposal.dimension}/{proposal.code} \"{proposal.name}\": proposed by {who} "
+                       f"on {len(items)} items{': ' + ', '.join(items) if items else ''}")
+    for line in applied_lines(pulled.applied):
+        click.echo(line)
+    if not dry_run:
+        click.echo("Review the new codes with the team: keep, rename, merge or retire them.")
+
+
+@taxonomy_group.command("doc")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the Markdown here (default: print it).")
+@study_option
+def taxonomy_doc(out_file, study_dir):
+    """The codebook as Markdown, with usage counts.
+
+    Definitions, include/exclude criteria, examples, how often each code was used so far,
+    and the recorded changes.
+    """
+    from annotator.codebook_changes import render_doc
+
+    text = render_doc(study_dir)
+    if out_file is None:
+        click.echo(text)
+    else:
+        out_file.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out_file}")
+
+
+@taxonomy_group.command("diff")
+@click.argument("old")
+@click.argument("new")
+def taxonomy_diff(old, new):
+    """Show what changed between two codebooks.
+
+    Each of OLD and NEW is a taxonomy file, a session (its newest codebook) or SESSION.db@VERSION.
+    """
+    from annotator.codebook_changes import diff_codebooks, load_codebook_ref
+
+    (a, a_label), (b, b_label) = load_codebook_ref(old), load_codebook_ref(new)
+    lines = diff_codebooks(a, b)
+    click.echo(f"{a_label} ({a.hash}) -> {b_label} ({b.hash})")
+    for line in lines or ["no codes changed" + ("" if a.hash == b.hash else " (wording or layout only)")]:
+        click.echo(line)
+
+
+@taxonomy_group.command("log")
+@study_option
+def taxonomy_log(study_dir):
+    """The codebook's recorded changes: version, date, who, what, why."""
+    from annotator.codebook_changes import history_lines, load_history
+    from annotator.study import Study
+
+    for line in history_lines(load_history(Study(study_dir).require().taxonomy_path)):
+        click.echo(line)
+
+
+@cli.command("code")
+@study_option
+@coder_option(required=False)
+@click.option("--session", "session_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Open this session file directly (for example one copied to a laptop).")
+def code_command(study_dir: Path, coder: str | None, session_file: Path | None):
+    """Code items in the terminal; every key is saved at once, and it resumes where you stopped."""
+    from annotator.coding import open_coder_session, run_coding_tui
+
+    store = open_coder_session(study_dir, coder, session_file)
+    run_coding_tui(store)
+
+
+@cli.command("demo")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to put the demo study (default: a scratch folder under the temp dir).")
+@coder_option(required=False)
+@click.option("--reset", is_flag=True, help="Start the demo afresh (deletes the scratch folder's sessions).")
+@click.option("--no-open", is_flag=True, help="Only prepare the demo study and print where it is.")
+def demo_command(directory: Path | None, coder: str | None, reset: bool, no_open: bool):
+    """Open the bundled demo study (about 40 issues) in the coding screen."""
+    from annotator.coding import open_coder_session, run_coding_tui
+    from annotator.demo import prepare_demo_study
+
+    study = prepare_demo_study(directory, reset=reset)
+    click.echo(f"demo study: {study.root}", err=True)
+    if no_open:
+        click.echo(str(study.root))
+        return
+    run_coding_tui(open_coder_session(study.root, coder or "you", None))
+
+
+
+@cli.command("assign")
+@click.argument("sample")
+@study_option
+@click.option("--coders", required=True, help="Comma-separated coder names, e.g. ana,ben.")
+@click.option("--rounds", default="rest", show_default=True,
+              help="Round sizes in draw order, e.g. 100,100,rest.")
+@click.option("--overlap", default=None,
+              help="Per round: 'all' (everyone codes it) or the share double coded, e.g. all,all,0.2.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for who double codes what.")
+def assign_command(sample: str, study_dir: Path, coders: str, rounds: str, overlap: str | None, seed: int):
+    """Give each coder a blind session with their items of a sample, in rounds."""
+    from annotator.assign import assign_sample
+    from annotator.study import Study
+
+    names = [c.strip() for c in coders.split(",") if c.strip()]
+    result = assign_sample(Study(study_dir), sample, names, rounds, overlap, seed)
+    for plan in result.rounds:
+        per_coder: dict[str, int] = {}
+        for item_coders in plan.coders_of.values():
+            for coder in item_coders:
+                per_coder[coder] = per_coder.get(coder, 0) + 1
+        doubled = sum(1 for c in plan.coders_of.values() if len(c) > 1)
+        click.echo(f"round {plan.name}: {len(plan.items)} items, {doubled} coded by 2 or more; "
+                   + ", ".join(f"{c} {n}" for c, n in sorted(per_coder.items())))
+    for coder, added in sorted(result.added.items()):
+        click.echo(f"{result.sessions[coder]}: {added} items added")
+    if not result.rounds:
+        click.echo("nothing new to assign: every item of the sample is assigned already.")
+
+# --- collection commands (fetch, import, corpus, sample) ---
+
+
+def _corpus(study_dir: Path, *, must_exist: bool = False):
+    from annotator.corpus import CorpusStore
+    from annotator.study import Study
+
+    path = Study(study_dir).corpus_path
+    if must_exist and not path.is_file():
+        raise UserError(f"{study_dir}: no corpus yet; collect issues with `annotator fetch OWNER/REPO` "
+                        "or `annotator import FILE` (or pass --study DIR).")
+    return CorpusStore(path)
+
+
+def _github_token(token_file: Path | None) -> str | None:
+    if token_file is not None:
+        try:
+            token = token_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as error:
+            raise UserError(f"{token_file}: cannot read the token file ({type(error).__name__}).")
+        if not token:
+            raise UserError(f"{token_file}: the token file is empty.")
+        return token
+    return os.environ.get("GITHUB_TOKEN", "").strip() or None
+
+
+@cli.command("fetch")
+@click.argument("repos", nargs=-1, required=True, metavar="OWNER/REPO...")
+@click.option("--since", help="Only issues updated at or after this date (YYYY-MM-DD) or UTC time.")
+@click.option("--state", type=click.Choice(["all", "open", "closed"]), default="all", show_default=True)
+@click.option("--no-comments", is_flag=True, help="Do not fetch comments (fewer requests).")
+@click.option("--api-url", default="https://api.github.com", show_default=True, envvar="GITHUB_API_URL",
+              help="The REST API root; for GitHub Enterprise https://HOST/api/v3 ($GITHUB_API_URL).")
+@click.option("--max-wait", type=click.FloatRange(min=0), default=3600, show_default=True,
+              help="Longest wait in seconds for a rate-limit reset; beyond it, stop (rerun to resume).")
+@click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="A file holding the GitHub token (default: $GITHUB_TOKEN).")
+@click.option("--full", is_flag=True, help="List everything again instead of resuming where earlier fetches stopped.")
+@study_option
+def fetch_command(repos, since, state, no_comments, api_url, max_wait, token_file, full, study_dir):
+    """Fetch GitHub issues and their comments.
+
+    Every issue of each OWNER/REPO (pull requests are skipped) goes into the study's corpus.db.
+    Resumable and incremental: run the same command again to continue an interrupted fetch or
+    to get what changed since the last one.
+    """
+    from annotator.github_fetch import FetchOptions, RichReporter, fetch_repos, parse_repo, parse_since
+
+    names = list(dict.fromkeys(parse_repo(r) for r in repos))
+    options = FetchOptions(api_url=api_url.rstrip("/"), token=_github_token(token_file), state=state,
+                           since=parse_since(since), with_comments=not no_comments, full=full,
+                           max_wait=max_wait)
+    if options.token is None:
+        click.echo("annotator: warning: no GitHub token (set GITHUB_TOKEN or pass --token-file); "
+                   "using the public rate limit of 60 requests an hour.", err=True)
+    reporter = RichReporter()
+    try:
+        with _corpus(study_dir) as store:
+            results = fetch_repos(store, names, options, reporter)
+    finally:
+        reporter.close()
+    unfinished = [r for r in results if r.status != "complete"]
+    if unfinished:
+        click.echo(f"annotator: {len(unfinished)} of {len(results)} repositories not fetched completely "
+                   "(see above). What was fetched is saved; run the same command again to resume.",
+                   err=True)
+        click.get_current_context().exit(1)
+
+
+@cli.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--strict", is_flag=True, help="Refuse the whole import if any row is bad (nothing is written).")
+@study_option
+def import_command(files, strict, study_dir):
+    """Import issues from JSON, GH Archive or CSV.
+
+    FILE is GitHub REST JSON or JSONL (what `gh api --paginate` writes; comment dumps too), GH
+    Archive lines, or CSV with the columns id (or repo and number), title, body, state,
+    state_reason, author, labels (;-separated), created_at, updated_at, closed_at, url.
+    Importing again updates and never duplicates; bad rows are reported and skipped.
+    """
+    from annotator.importing import SHOWN_PROBLEMS, import_files
+
+    with _corpus(study_dir) as store:
+        reports = import_files(store, list(files), strict=strict)
+    problems = [p for r in reports for p in r.problems]
+    for problem in problems[:SHOWN_PROBLEMS]:
+        click.echo(f"annotator: {problem}", err=True)
+    if len(problems) > SHOWN_PROBLEMS:
+        click.echo(f"annotator: ... and {len(problems) - SHOWN_PROBLEMS:,} more bad rows.", err=True)
+    for report in reports:
+        for note in report.notes:
+            click.echo(f"annotator: {note}", err=True)
+        click.echo(report.summary())
+
+
+@cli.command("corpus")
+@study_option
+def corpus_command(study_dir):
+    """Show what the corpus holds, per repository.
+
+    Items, open and closed, creation dates, comments, items in samples; then the samples.
+    """
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    with _corpus(study_dir, must_exist=True) as store:
+        stats = store.stats()
+    table = Table(title="Corpus", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("repository", no_wrap=True)
+    for header in ("items", "open", "closed"):
+        table.add_column(header, justify="right")
+    table.add_column("created", min_width=10)
+    table.add_column("comments", justify="right")
+    table.add_column("in samples", justify="right")
+
+    def cells(row: dict) -> list[Text]:
+        first, last = (row["first_created"] or "")[:10], (row["last_created"] or "")[:10]
+        return [Text(str(row["repo"])), Text(f"{row['items']:,}"), Text(f"{row['open']:,}"),
+                Text(f"{row['closed']:,}"), Text(f"{first} to {last}" if first else ""),
+                Text(f"{row['comments']:,}"), Text(f"{row['in_samples']:,}")]
+
+    for row in stats["repos"]:
+        table.add_row(*cells(row))
+    table.add_section()
+    table.add_row(*cells(stats["total"]), style="bold")
+    console = Console()
+    console.print(table)
+    if stats["pull_requests_skipped"]:
+        console.print(Text(f"{stats['pull_requests_skipped']:,} pull requests seen and skipped."))
+    if stats["last_fetch"]:
+        console.print(Text(f"Last fetch finished {stats['last_fetch']}."))
+    if stats["samples"]:
+        samples = Table(title="Samples", title_justify="left", box=box.SIMPLE_HEAD)
+        for header in ("name", "items", "frame", "rule", "seed", "drawn"):
+            samples.add_column(header)
+        for s in stats["samples"]:
+            samples.add_row(Text(s["name"]), Text(f"{s['size']:,}"), Text(f"{s['frame_size']:,}"),
+                            Text(s["rule"] or ""), Text(str(s["seed"])), Text(s["created_at"] or ""))
+        console.print(samples)
+
+
+@cli.command("sample")
+@click.option("--name", help="The sample's name (default: sample-N).")
+@click.option("--confidence", type=float, help="Cochran's confidence level (default 0.95).")
+@click.option("--margin", type=float, help="Cochran's margin of error (default 0.05).")
+@click.option("--size", type=click.IntRange(min=1), help="Draw exactly N items instead of Cochran's size.")
+@click.option("--all", "take_all", is_flag=True, help="Take every item that matches.")
+@click.option("--stratify", type=click.Choice(["repo"]), help="Proportional allocation per repository.")
+@click.option("--where", "where", multiple=True, metavar="FIELD OP VALUE",
+              help="Keep items matching, e.g. state=closed, repo=o/r, created_at>=2024-01-01, "
+                   "label=bug, text~tokenizer, final:relevance=ptm. Repeat: all must hold.")
+@click.option("--seed", type=int, help="Random seed (default: a new one, printed and stored).")
+@click.option("--top-up", "top_up_name", metavar="NAME",
+              help="Replace the members of sample NAME that the coders found irrelevant.")
+@click.option("--irrelevant", "irrelevant_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="With --top-up: a file of the item ids to replace, one per line.")
+@study_option
+def sample_command(name, confidence, margin, size, take_all, stratify, where, seed, top_up_name,
+                   irrelevant_file, study_dir):
+    """Draw a seeded, reproducible sample.
+
+    The size is Cochran's (95% confidence, 5% margin) unless --size or --all says otherwise.
+    The same corpus, options and --seed draw the same sample on any machine.
+    """
+    from annotator.sampling import SizeRule, draw_sample, top_up
+    from annotator.study import Study
+
+    study = Study(study_dir)
+    if top_up_name:
+        if any([name, confidence, margin, size, take_all, stratify, where, seed is not None]):
+            raise UserError("--top-up takes no sampling options: the sample keeps its own.")
+        if irrelevant_file is None:
+            raise UserError("--top-up needs the items to replace: pass --irrelevant FILE (item ids, "
+                            "one per line).")
+        ids = _read_item_ids(irrelevant_file)
+        with _corpus(study_dir, must_exist=True) as store:
+            result = top_up(store, study, top_up_name, ids)
+        for old, new, stratum in result.replacements:
+            click.echo(f"replaced {old} by {new} ({stratum})")
+        for item in result.not_replaced:
+            click.echo(f"annotator: {item}: no item left in its stratum to replace it.", err=True)
+        if result.not_members:
+            click.echo(f"annotator: {len(result.not_members)} ids are not current members of "
+                       f"{top_up_name} (ignored).", err=True)
+        if result.frame_changed:
+            click.echo("annotator: note: the corpus changed since the sample was drawn; replacements "
+                       "come from the current frame.", err=True)
+        click.echo(f"{top_up_name}: {len(result.replacements)} items replaced.")
+        return
+    if irrelevant_file is not None:
+        raise UserError("--irrelevant goes with --top-up NAME.")
+    if sum([size is not None, take_all, confidence is not None or margin is not None]) > 1:
+        raise UserError("choose one size rule: --confidence/--margin (Cochran), --size N or --all.")
+    if take_all:
+        rule = SizeRule("all")
+    elif size is not None:
+        rule = SizeRule("size", size=size)
+    else:
+        rule = SizeRule("cochran", confidence=0.95 if confidence is None else confidence,
+                        margin=0.05 if margin is None else margin)
+    with _corpus(study_dir, must_exist=True) as store:
+        drawn = draw_sample(store, study, name=name, rule=rule, stratify=stratify, where=where, seed=seed)
+    _print_sample(drawn)
+
+
+def _read_item_ids(path: Path) -> set[str]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: cannot read ({type(error).__name__}).")
+    return {line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")}
+
+
+def _print_sample(drawn) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console()
+    table = Table(title=f"Sample {drawn.name}", title_justify="left")
+    table.add_column("stratum")
+    table.add_column("frame", justify="right")
+    table.add_column("sample", justify="right")
+    for row in drawn.allocation:
+        table.add_row(Text(row["stratum"]), Text(f"{row['frame']:,}"), Text(f"{row['sample']:,}"))
+    table.add_section()
+    table.add_row(Text("total"), Text(f"{drawn.frame_size:,}"), Text(f"{len(drawn.members):,}"), style="bold")
+    console.print(table)
+    console.print(Text(f"Size rule: {drawn.rule.describe()}."))
+    if drawn.where:
+        console.print(Text("Where: " + " and ".join(drawn.where)))
+    console.print(Text(f"Seed {drawn.seed}: the same corpus, options and --seed {drawn.seed} draw the same sample."))
+
+
+# --- analysis commands (report, methods) ---
+
+
+def _analysis_study(study_arg: Path | None, study_dir: Path):
+    from annotator.study import Study
+
+    return Study(study_arg if study_arg is not None else study_dir)
+
+
+@cli.command("report")
+@click.argument("study_arg", metavar="[STUDY]", required=False,
+                type=click.Path(file_okay=False, path_type=Path))
+@study_option
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where to write the tables, figures and methods.md (default: STUDY/reports).")
+@click.option("--include-not-planned", is_flag=True,
+              help="Count issues closed as not planned as resolved (left out by default).")
+@click.option("--unit", type=click.Choice(["days", "hours"]), default="days", show_default=True,
+              help="Unit of the resolution times.")
+@click.option("--no-figures", is_flag=True, help="Do not draw the PNG/SVG figures (faster).")
+@click.option("--thematic", metavar="DIM",
+              help="The multi-label dimension whose themes are counted (default: from the codebook).")
+@click.option("--screening", metavar="DIM",
+              help="The single-choice screening dimension (default: the one the thematic one requires).")
+@click.option("--relevant", metavar="CODE[,CODE]",
+              help="The screening code(s) that make an issue relevant (default: what the thematic "
+                   "dimension requires).")
+@click.option("--compare-with", type=click.Choice(["screened", "corpus"]), default="screened",
+              show_default=True,
+              help="Compare relevant issues with the screened irrelevant ones, or with every other "
+                   "corpus issue of the same repositories.")
+def report_command(study_arg, study_dir, out_dir, include_not_planned, unit, no_figures,
+                   thematic, screening, relevant, compare_with):
+    """Tables, tests, figures and the methods paragraph from the reconciled labels.
+
+    Theme and sub-theme frequencies, co-occurrence, per repository; resolution times of
+    relevant vs not relevant issues (Mann-Whitney U, Cliff's delta) and across themes
+    (Kruskal-Wallis, Dunn-Holm, Cliff's delta; an issue counts in each of its themes). Printed
+    here, and written as Markdown, CSV, JSON, PNG and SVG to STUDY/reports.
+    """
+    from annotator.analysis import run_report
+
+    run_report(_analysis_study(study_arg, study_dir), out_dir,
+               include_not_planned=include_not_planned, unit=unit, figures=not no_figures,
+               thematic=thematic, screening=screening, relevant=relevant,
+               compare_with=compare_with)
+
+
+@cli.command("methods")
+@click.argument("study_arg", metavar="[STUDY]", required=False,
+                type=click.Path(file_okay=False, path_type=Path))
+@study_option
+def methods_command(study_arg, study_dir):
+    """Print the methods paragraph (Markdown), every number with its source."""
+    from annotator.analysis import build_report
+    from annotator.methods import methods_paragraph
+
+    study = _analysis_study(study_arg, study_dir)
+    try:
+        report = build_report(study)
+    except UserError:
+        report = None  # no final labels yet: describe what there is
+    click.echo(methods_paragraph(study, report), nl=False)
+
+
+# --- agreement commands (merge, import-labels, reconcile, export) ---
+
+
+def _merged_file(merged_file: Path | None, study_dir: Path) -> Path:
+    """The merged study to open: the argument, else STUDY/merged.db (which must exist)."""
+    from annotator.study import Study
+
+    path = merged_file or Study(study_dir).merged_path
+    if not path.is_file():
+        raise UserError(f"{path}: no merged study yet; run `annotator merge` first.")
+    return path
+
+
+@cli.command("merge")
+@click.argument("sessions", nargs=-1, metavar="[SESSION.db ...]", type=click.Path(dir_okay=False, path_type=Path))
+@study_option
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="The merged file to write or refresh (default: STUDY/merged.db).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "csv"]), default="table",
+              show_default=True, help="How to print the agreement report.")
+@click.option("--allow-mismatch", is_flag=True,
+              help="Merge sessions with different codebooks or items anyway (the differences are reported).")
+@click.option("--no-auto-agree", is_flag=True,
+              help="Do not make items final on their own where all coders agree.")
+def merge_command(sessions, study_dir, out_path, fmt, allow_mismatch, no_auto_agree):
+    """Merge coders' sessions and report agreement (kappa, alpha, per code and round).
+
+    Default: every session in STUDY/sessions into STUDY/merged.db. Running it again refreshes
+    the coders' codes and keeps every reconciliation decision.
+    """
+    from annotator.merge import merge_sessions
+    from annotator.report_agreement import build_report, render
+    from annotator.study import Study
+
+    study = Study(study_dir)
+    if not sessions:
+        study.require()
+        sessions = study.session_paths()
+        if not sessions:
+            raise UserError(f"{study.sessions_dir}: no session files to merge yet (code with `annotator code`).")
+    out = out_path or study.merged_path
+    merged = merge_sessions(sessions, out, allow_mismatch=allow_mismatch, auto_agree=not no_auto_agree)
+    try:
+        report = build_report(merged)
+    finally:
+        merged.close()
+    click.echo(f"merged {len(sessions)} sessions into {out}", err=True)
+    shown = render(report, fmt)
+    if fmt == "table":
+        from rich.console import Console
+
+        Console().print(shown)
+    else:
+        click.echo(shown, nl=not shown.endswith("\n"))
+
+
+@cli.command("import-labels")
+@click.argument("csv_file", metavar="FILE.csv", type=click.Path(dir_okay=False, path_type=Path))
+@coder_option(required=True)
+@study_option
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="The session file to write (default: STUDY/sessions/CODER.db).")
+def import_labels_command(csv_file, coder, study_dir, out_path):
+    """Turn labels made elsewhere into a coder's session.
+
+    Columns: item (owner/repo#N), dimension, codes (ids or names, separated by ';'), and
+    optionally memo and round. Every problem is reported with its line; nothing is written
+    unless the whole file is good.
+    """
+    from annotator.labels_import import import_labels
+    from annotator.study import Study
+
+    result = import_labels(csv_file, coder, Study(study_dir), out_path)
+    click.echo(f"{result.path}: {result.items} items, {result.labels} codes, {result.memos} memos for {coder}.")
+    if result.incomplete:
+        click.echo(f"{len(result.incomplete)} items lack a code in a dimension they need "
+                   f"(e.g. {result.incomplete[0]}); they count as not finished.", err=True)
+
+
+@cli.command("reconcile")
+@click.argument("merged_file", metavar="[MERGED]", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@study_option
+@click.option("--as", "decided_by", default=lambda: os.environ.get("ANNOTATOR_CODER") or _login_name(),
+              show_default="$ANNOTATOR_CODER or your login name", help="Who is deciding (stored with each decision).")
+@click.option("--all", "include_all", is_flag=True, help="Go through every item, not only the disagreements.")
+@click.option("--no-auto-agree", is_flag=True,
+              help="Items where all coders agree are not final on their own: decide them too.")
+def reconcile_command(merged_file, study_dir, decided_by, include_all, no_auto_agree):
+    """Decide every disagreement in the terminal: take a coder's codes, the union, the
+    intersection, or edit; with a rationale. Resumes at the first undecided item."""
+    from annotator.tui.reconcile import run_reconcile_tui
+
+    path = _merged_file(merged_file, study_dir)
+    run_reconcile_tui(path, decided_by=decided_by, include_all=include_all, auto_agree=not no_auto_agree)
+
+
+def _login_name() -> str | None:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return None
+
+
+@cli.command("export")
+@click.argument("merged_file", metavar="[MERGED]", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@study_option
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "qdpx", "qdc"]), default="csv", show_default=True,
+              help="csv/jsonl: final and every coder's codes per item; qdpx: a REFI-QDA project; qdc: the codebook.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="The file to write (default: exports/ beside the merged file).")
+@click.option("--codings", type=click.Choice(["both", "coders", "final"]), default="both", show_default=True,
+              help="qdpx: whose codings to include (every coder's, the final codes, or both).")
+def export_command(merged_file, study_dir, fmt, out_path, codings):
+    """Export the merged study: CSV, JSON Lines, REFI-QDA (.qdpx, .qdc)."""
+    from annotator.export import export
+
+    for path in export(_merged_file(merged_file, study_dir), fmt, out_path, codings=codings):
+        click.echo(str(path))

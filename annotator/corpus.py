@@ -1,0 +1,673 @@
+"""The corpus: every collected item of a study, its samples and where it came from (corpus.db).
+
+One SQLite file in the study folder, written by ``annotator fetch``, ``import`` and ``sample``.
+Tables a researcher can query with plain SQL (or Datasette):
+
+    items(id, repo, number, title, body, state, state_reason, author, labels, created_at,
+          updated_at, closed_at, url, comment_count, source, fetched_at, comments_synced_at)
+        One row per issue. ``labels`` is a JSON array of names. Timestamps are ISO 8601 UTC
+        ("YYYY-MM-DDTHH:MM:SSZ"). ``source`` says where the row came from ("github <api url>" or
+        "import <file name>"), ``fetched_at`` when. ``comment_count`` is GitHub's count; the
+        comments themselves are in ``comments``. ``comments_synced_at`` is the item's
+        ``updated_at`` when its comments were last fetched completely (NULL: never).
+        An item is only replaced by a version at least as new (``updated_at``), so importing an
+        old dump after a fetch never rolls the corpus back.
+    comments(id, item_id, author, created_at, updated_at, body)
+        ``id`` is GitHub's comment id (or "<item id>/<n>" when the source has none). Read an
+        item's discussion with ``ORDER BY created_at, id``. Comments fetched with a repository's
+        bulk listing may belong to issues not (yet) in ``items`` (for example closed ones when
+        only open issues were fetched): join with ``items`` to keep the corpus's issues.
+    pull_requests(repo, number, seen_at)
+        Pull requests met in issue listings and dumps: never items; their comments are not kept.
+    fetch_runs(id, repo, api_url, state, since, with_comments, started_at, finished_at, status,
+               message, requests, issues, comments, pull_requests, annotator_version,
+               pygithub_version)
+        Provenance: one row per repository per ``annotator fetch``. ``status`` is complete,
+        incomplete (stopped: run the same command again to resume), failed or interrupted.
+    fetch_state(repo, listing, cursor, from_start, listed_comments, updated_at)
+        Where to resume: ``listing`` is "issues:<state>" (or "issues:<state>:since=<time>" for
+        a fetch limited by --since) or "comments" (the repository-wide comment listing);
+        ``cursor`` is the newest ``updated_at`` stored from that listing (GitHub's ``since`` is
+        inclusive, so resuming re-reads at most the items of that one second, and upserts them).
+        ``from_start``: the listing began without --since; ``listed_comments``: the comment
+        counts seen in it (to choose how to fetch comments).
+    samples(id, name, created_at, seed, rule, size, frame_size, params, annotator_version)
+        ``params`` (JSON) holds everything needed to draw the sample again: seed, size rule
+        (cochran with confidence and margin, size, or all), stratify, where filters, frame size
+        and the allocation per stratum.
+    sample_members(sample_id, item_id, stratum, position, replacement_of, replaced_by, replaced_at)
+        The items drawn, in draw order (``position``). A member the coders found irrelevant and
+        that was replaced by ``annotator sample --top-up`` keeps its row with ``replaced_by``
+        set; its replacement has ``replacement_of``. The sample is the rows where
+        ``replaced_by IS NULL``.
+    assignments(sample, item_id, coder, round, seed, assigned_at)
+        Who codes which item of a sample, in which round (``annotator assign``). Each coder's
+        session file holds exactly that coder's rows.
+
+The ``--where`` filter syntax (``Condition``) lives here too because it is a question about
+corpus fields; sampling adds ``final:`` conditions on the labels of an earlier stage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from annotator.sqlite import Migrations, sqlite_utils
+
+from annotator import __version__
+from annotator.errors import UserError
+from annotator.items import utc_iso
+
+migrations = Migrations("annotator.corpus")
+
+ITEM_COLUMNS = (
+    "id", "repo", "number", "title", "body", "state", "state_reason", "author", "labels",
+    "created_at", "updated_at", "closed_at", "url", "comment_count", "source", "fetched_at",
+)
+COMMENT_COLUMNS = ("id", "item_id", "author", "created_at", "updated_at", "body")
+BATCH = 1000
+_SURROGATE = re.compile("[\ud800-\udfff]")  # lone surrogates (JSON "\\udc80") cannot be stored as UTF-8
+
+
+def _storable(value: Any) -> Any:
+    if isinstance(value, str) and not value.isascii() and _SURROGATE.search(value):
+        return _SURROGATE.sub("\ufffd", value)
+    return value
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    statements = [
+        """CREATE TABLE items (
+            id TEXT PRIMARY KEY, repo TEXT NOT NULL, number INTEGER NOT NULL, title TEXT,
+            body TEXT, state TEXT, state_reason TEXT, author TEXT, labels TEXT,
+            created_at TEXT, updated_at TEXT, closed_at TEXT, url TEXT, comment_count INTEGER,
+            source TEXT, fetched_at TEXT, comments_synced_at TEXT)""",
+        "CREATE UNIQUE INDEX items_repo_number ON items(repo, number)",
+        "CREATE INDEX items_created_at ON items(created_at)",
+        """CREATE TABLE comments (
+            id TEXT PRIMARY KEY, item_id TEXT NOT NULL, author TEXT, created_at TEXT,
+            updated_at TEXT, body TEXT)""",
+        "CREATE INDEX comments_item ON comments(item_id, created_at)",
+        """CREATE TABLE pull_requests (
+            repo TEXT NOT NULL, number INTEGER NOT NULL, seen_at TEXT,
+            PRIMARY KEY (repo, number))""",
+        """CREATE TABLE fetch_runs (
+            id INTEGER PRIMARY KEY, repo TEXT, api_url TEXT, state TEXT, since TEXT,
+            with_comments INTEGER, started_at TEXT, finished_at TEXT, status TEXT, message TEXT,
+            requests INTEGER, issues INTEGER, comments INTEGER, pull_requests INTEGER,
+            annotator_version TEXT, pygithub_version TEXT)""",
+        """CREATE TABLE fetch_state (
+            repo TEXT NOT NULL, listing TEXT NOT NULL, cursor TEXT, from_start INTEGER,
+            listed_comments INTEGER, updated_at TEXT, PRIMARY KEY (repo, listing))""",
+        """CREATE TABLE samples (
+            id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at TEXT, seed INTEGER,
+            rule TEXT, size INTEGER, frame_size INTEGER, params TEXT, annotator_version TEXT)""",
+        """CREATE TABLE sample_members (
+            sample_id INTEGER NOT NULL REFERENCES samples(id), item_id TEXT NOT NULL,
+            stratum TEXT, position INTEGER, replacement_of TEXT, replaced_by TEXT,
+            replaced_at TEXT, PRIMARY KEY (sample_id, item_id))""",
+        "CREATE INDEX sample_members_item ON sample_members(item_id)",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
+
+@migrations()
+def m002_assignments(db: sqlite_utils.Database) -> None:
+    db.execute("""CREATE TABLE assignments (
+        sample TEXT NOT NULL, item_id TEXT NOT NULL, coder TEXT NOT NULL, round TEXT NOT NULL,
+        seed INTEGER, assigned_at TEXT, PRIMARY KEY (sample, item_id, coder))""")
+    db.execute("CREATE INDEX assignments_coder ON assignments(coder)")
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _open(path: Path) -> sqlite_utils.Database:
+    conn = sqlite3.connect(str(path))
+    db = sqlite_utils.Database(conn)
+    try:
+        db.execute("PRAGMA busy_timeout = 5000")
+        db.execute("select count(*) from sqlite_master").fetchone()
+        db.execute("PRAGMA journal_mode = WAL")
+    except sqlite3.DatabaseError as error:
+        conn.close()
+        raise UserError(f"{path}: not an annotator corpus ({error}).")
+    return db
+
+
+class CorpusStore:
+    """The study's corpus.db. Creates and migrates the file on construction."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = _open(self.path)
+        try:
+            self._migrate()
+        except BaseException:
+            self.close()
+            raise
+
+    def _migrate(self) -> None:
+        tables = {t for t in self.db.table_names() if not t.startswith("sqlite_")}
+        applied = migrations.applied(self.db)
+        if tables and not applied:  # some other SQLite file (a session, merged.db, ...)
+            raise UserError(f"{self.path}: not an annotator corpus (tables: {', '.join(sorted(tables))}).")
+        known = {m.name for m in migrations._migrations}
+        unknown = [m.name for m in applied if m.name not in known]
+        if unknown:
+            raise UserError(
+                f"{self.path}: written by a newer annotator (schema step '{unknown[0]}'); "
+                "upgrade annotator to use it."
+            )
+        migrations.apply(self.db)
+
+    def close(self) -> None:
+        if getattr(self, "db", None) is not None:
+            self.db.conn.close()
+            self.db = None
+
+    def __enter__(self) -> "CorpusStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def transaction(self):
+        """All writes inside commit together or not at all (``with store.transaction():``)."""
+        return self.db.atomic()
+
+    # --- items -------------------------------------------------------------------------
+
+    def upsert_items(self, items: Iterable[dict], *, source: str, fetched_at: str | None = None) -> int:
+        """Insert or update items (streamed, in batches). Returns how many were given.
+
+        A stored item is only replaced by one at least as new (``updated_at``). An item's
+        comments are replaced only when it carries some: an empty list means "not fetched".
+        """
+        fetched_at = fetched_at or now()
+        columns = ", ".join(ITEM_COLUMNS)
+        marks = ", ".join("?" for _ in ITEM_COLUMNS)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in ITEM_COLUMNS if c != "id")
+        sql = (
+            f"INSERT INTO items ({columns}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates} "
+            "WHERE excluded.updated_at IS NULL OR items.updated_at IS NULL "
+            "OR excluded.updated_at >= items.updated_at"
+        )
+        count = 0
+        iterator = iter(items)
+        while batch := list(islice(iterator, BATCH)):
+            rows = [self._item_row(item, source, fetched_at) for item in batch]
+            with self.db.atomic():
+                with_comments = [item for item in batch if item.get("comments")]
+                current = self._updated_at([item["id"] for item in with_comments])
+                self.db.conn.executemany(sql, rows)
+                for item in with_comments:
+                    stored = current.get(item["id"])
+                    if stored is None or item.get("updated_at") is None or item["updated_at"] >= stored:
+                        self.replace_comments(item["id"], item["comments"])
+            count += len(batch)
+        return count
+
+    @staticmethod
+    def _item_row(item: dict, source: str, fetched_at: str) -> tuple:
+        values = dict(item, source=source, fetched_at=fetched_at)
+        values["labels"] = json.dumps(list(item.get("labels") or []), ensure_ascii=False)
+        values["comment_count"] = int(item.get("comment_count") or len(item.get("comments") or []))
+        return tuple(_storable(values.get(column)) for column in ITEM_COLUMNS)
+
+    def _updated_at(self, ids: list[str]) -> dict[str, str | None]:
+        found: dict[str, str | None] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for item_id, updated_at in self.db.execute(
+                f"SELECT id, updated_at FROM items WHERE id IN ({marks})", chunk
+            ):
+                found[item_id] = updated_at or ""
+        return found
+
+    def replace_comments(self, item_id: str, comments: list[dict]) -> None:
+        """Make ``comments`` (in time order) the whole discussion of ``item_id``."""
+        with self.db.atomic():
+            self.db.execute("DELETE FROM comments WHERE item_id = ?", [item_id])
+            rows = []
+            for n, comment in enumerate(comments, start=1):
+                comment_id = comment.get("id")
+                rows.append(dict(comment, id=str(comment_id) if comment_id else f"{item_id}/{n}",
+                                 item_id=item_id))
+            self._write_comments(rows)
+
+    def upsert_comments(self, comments: Iterable[dict]) -> int:
+        """Insert or update comments that carry their own ``id`` and ``item_id``."""
+        count = 0
+        iterator = iter(comments)
+        while batch := list(islice(iterator, BATCH)):
+            with self.db.atomic():
+                self._write_comments(batch)
+            count += len(batch)
+        return count
+
+    def _write_comments(self, comments: list[dict]) -> None:
+        columns = ", ".join(COMMENT_COLUMNS)
+        marks = ", ".join("?" for _ in COMMENT_COLUMNS)
+        self.db.conn.executemany(
+            f"INSERT OR REPLACE INTO comments ({columns}) VALUES ({marks})",
+            [tuple(_storable(str(c[k]) if k == "id" else c.get(k)) for k in COMMENT_COLUMNS)
+             for c in comments],
+        )
+
+    def record_pull_requests(self, repo: str, numbers: Iterable[int]) -> None:
+        seen = now()
+        with self.db.atomic():
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO pull_requests (repo, number, seen_at) VALUES (?, ?, ?)",
+                [(repo, int(n), seen) for n in numbers],
+            )
+
+    def pull_request_numbers(self, repo: str) -> set[int]:
+        return {row[0] for row in self.db.execute(
+            "SELECT number FROM pull_requests WHERE repo = ?", [repo])}
+
+    def count_items(self) -> int:
+        return self.db.execute("SELECT count(*) FROM items").fetchone()[0]
+
+    def get_item(self, item_id: str) -> dict | None:
+        row = self.db.execute(
+            f"SELECT {', '.join(ITEM_COLUMNS)} FROM items WHERE id = ?", [item_id]
+        ).fetchone()
+        if row is None:
+            return None
+        item = self._item_from_row(row)
+        item["comments"] = self._comments_of([item_id]).get(item_id, [])
+        return item
+
+    def iter_items(self, where: Iterable["Condition"] = (), *, with_comments: bool = True) -> Iterator[dict]:
+        """Items matching every condition, ordered by repository and number, as item dicts."""
+        clause, params = conditions_sql(list(where))
+        cursor = self.db.conn.execute(
+            f"SELECT {', '.join(ITEM_COLUMNS)} FROM items {clause} ORDER BY repo, number", params
+        )
+        while rows := cursor.fetchmany(500):
+            items = [self._item_from_row(row) for row in rows]
+            comments = self._comments_of([item["id"] for item in items]) if with_comments else {}
+            for item in items:
+                item["comments"] = comments.get(item["id"], [])
+                yield item
+
+    def item_keys(self, where: Iterable["Condition"] = ()) -> list[tuple[str, str, int]]:
+        """(id, repo, number) of the items matching every condition: a sampling frame."""
+        clause, params = conditions_sql(list(where))
+        return [tuple(row) for row in self.db.execute(
+            f"SELECT id, repo, number FROM items {clause}", params)]
+
+    @staticmethod
+    def _item_from_row(row: tuple) -> dict:
+        item = dict(zip(ITEM_COLUMNS, row))
+        item["labels"] = json.loads(item["labels"] or "[]")
+        item.pop("source")
+        item.pop("fetched_at")
+        return item
+
+    def _comments_of(self, item_ids: list[str]) -> dict[str, list[dict]]:
+        found: dict[str, list[dict]] = {}
+        for start in range(0, len(item_ids), 500):
+            chunk = item_ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for item_id, author, created_at, body in self.db.execute(
+                f"SELECT item_id, author, created_at, body FROM comments WHERE item_id IN ({marks}) "
+                "ORDER BY item_id, created_at, id", chunk
+            ):
+                found.setdefault(item_id, []).append(
+                    {"author": author, "created_at": created_at, "body": body})
+        return found
+
+    # --- comments bookkeeping for the fetch --------------------------------------------
+
+    def items_needing_comments(self, repo: str) -> list[tuple[str, int, int]]:
+        """(id, number, comment_count) of items whose comments are missing or out of date."""
+        return [tuple(row) for row in self.db.execute(
+            "SELECT id, number, comment_count FROM items WHERE repo = ? AND comment_count > 0 "
+            "AND (comments_synced_at IS NULL OR comments_synced_at <> updated_at) ORDER BY number",
+            [repo],
+        )]
+
+    def mark_comments_synced(self, repo: str, item_id: str | None = None) -> None:
+        if item_id is None:
+            self.db.execute("UPDATE items SET comments_synced_at = updated_at WHERE repo = ?", [repo])
+        else:
+            self.db.execute("UPDATE items SET comments_synced_at = updated_at WHERE id = ?", [item_id])
+
+    # --- fetch provenance and resumption -----------------------------------------------
+
+    def fetch_state(self, repo: str, listing: str) -> dict | None:
+        row = self.db.execute(
+            "SELECT cursor, from_start, listed_comments FROM fetch_state WHERE repo = ? AND listing = ?",
+            [repo, listing],
+        ).fetchone()
+        if row is None:
+            return None
+        return {"cursor": row[0], "from_start": bool(row[1]), "listed_comments": row[2] or 0}
+
+    def save_fetch_state(self, repo: str, listing: str, *, cursor: str | None,
+                         from_start: bool = False, listed_comments: int = 0) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO fetch_state (repo, listing, cursor, from_start, listed_comments, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [repo, listing, cursor, int(from_start), listed_comments, now()],
+        )
+
+    def start_fetch_run(self, **fields: Any) -> int:
+        row = dict(fields, started_at=now(), status="running", annotator_version=__version__)
+        columns = ", ".join(row)
+        cursor = self.db.execute(
+            f"INSERT INTO fetch_runs ({columns}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+        )
+        return cursor.lastrowid
+
+    def finish_fetch_run(self, run_id: int, **fields: Any) -> None:
+        fields["finished_at"] = now()
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        self.db.execute(f"UPDATE fetch_runs SET {sets} WHERE id = ?", [*fields.values(), run_id])
+
+    def fetch_runs(self) -> list[dict]:
+        return [dict(row) for row in self.db.query("SELECT * FROM fetch_runs ORDER BY id")]
+
+    # --- samples -----------------------------------------------------------------------
+
+    def sample_names(self) -> list[str]:
+        return [row[0] for row in self.db.execute("SELECT name FROM samples ORDER BY id")]
+
+    def sample(self, name: str) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM samples WHERE name = ?", [name]))
+        if not rows:
+            return None
+        sample = rows[0]
+        sample["params"] = json.loads(sample["params"] or "{}")
+        return sample
+
+    def create_sample(self, name: str, *, seed: int, rule: str, frame_size: int, params: dict,
+                      members: list[dict]) -> int:
+        """Store a sample and its members (dicts with item_id, stratum) in draw order."""
+        if self.sample(name) is not None:
+            raise UserError(
+                f"a sample named {name!r} already exists: choose another --name "
+                f"(or replace irrelevant items with `annotator sample --top-up {name}`)."
+            )
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "INSERT INTO samples (name, created_at, seed, rule, size, frame_size, params, "
+                "annotator_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [name, now(), seed, rule, len(members), frame_size,
+                 json.dumps(params, sort_keys=True), __version__],
+            )
+            sample_id = cursor.lastrowid
+            self.db.conn.executemany(
+                "INSERT INTO sample_members (sample_id, item_id, stratum, position) VALUES (?, ?, ?, ?)",
+                [(sample_id, m["item_id"], m["stratum"], n) for n, m in enumerate(members, start=1)],
+            )
+        return sample_id
+
+    def sample_members(self, name: str, *, include_replaced: bool = False) -> list[dict]:
+        """The members of sample ``name`` in draw order (only current ones unless asked)."""
+        sample = self.sample(name)
+        if sample is None:
+            known = ", ".join(self.sample_names()) or "none yet"
+            raise UserError(f"no sample named {name!r} (samples: {known}); draw one with `annotator sample`.")
+        condition = "" if include_replaced else "AND replaced_by IS NULL"
+        return [dict(row) for row in self.db.query(
+            "SELECT item_id, stratum, position, replacement_of, replaced_by, replaced_at "
+            f"FROM sample_members WHERE sample_id = ? {condition} ORDER BY position",
+            [sample["id"]],
+        )]
+
+    def replace_members(self, name: str, replacements: list[tuple[str, str, str]]) -> None:
+        """Record (old item, new item, stratum) replacements, appended in draw order."""
+        sample = self.sample(name)
+        at = now()
+        with self.db.atomic():
+            position = self.db.execute(
+                "SELECT coalesce(max(position), 0) FROM sample_members WHERE sample_id = ?",
+                [sample["id"]],
+            ).fetchone()[0]
+            for old, new, stratum in replacements:
+                position += 1
+                self.db.execute(
+                    "UPDATE sample_members SET replaced_by = ?, replaced_at = ? "
+                    "WHERE sample_id = ? AND item_id = ?", [new, at, sample["id"], old])
+                self.db.execute(
+                    "INSERT INTO sample_members (sample_id, item_id, stratum, position, replacement_of) "
+                    "VALUES (?, ?, ?, ?, ?)", [sample["id"], new, stratum, position, old])
+            self.db.execute("UPDATE samples SET size = (SELECT count(*) FROM sample_members "
+                            "WHERE sample_id = ? AND replaced_by IS NULL) WHERE id = ?",
+                            [sample["id"], sample["id"]])
+
+    # --- assignments -------------------------------------------------------------------
+
+    def record_assignments(self, sample: str, rows: list[dict], *, seed: int) -> None:
+        """Add (item_id, coder, round) rows; rows already there are kept as they are."""
+        at = now()
+        with self.db.atomic():
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO assignments (sample, item_id, coder, round, seed, assigned_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(sample, r["item_id"], r["coder"], r["round"], seed, at) for r in rows],
+            )
+
+    def assignments(self, sample: str | None = None, coder: str | None = None) -> list[dict]:
+        clauses, params = [], []
+        if sample is not None:
+            clauses.append("sample = ?")
+            params.append(sample)
+        if coder is not None:
+            clauses.append("coder = ?")
+            params.append(coder)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        return [dict(row) for row in self.db.query(
+            f"SELECT sample, item_id, coder, round FROM assignments {where} ORDER BY rowid", params)]
+
+    def has_assignments(self) -> bool:
+        return self.db.execute("SELECT count(*) FROM assignments").fetchone()[0] > 0
+
+    def assignment(self, coder: str) -> list[tuple[str, str]] | None:
+        """(item_id, round) pairs assigned to ``coder``, or None when nothing is assigned to them."""
+        rows = self.assignments(coder=coder)
+        return [(row["item_id"], row["round"]) for row in rows] or None
+
+    # --- overview ----------------------------------------------------------------------
+
+    def stats(self) -> dict:
+        """Per-repository counts for ``annotator corpus``: items, open, closed, date range,
+        comments stored, items in samples; plus totals and the samples."""
+        rows = self.db.execute(
+            """SELECT i.repo, count(*), sum(i.state = 'open'), sum(i.state = 'closed'),
+                      min(i.created_at), max(i.created_at),
+                      (SELECT count(*) FROM comments c JOIN items j ON c.item_id = j.id
+                       WHERE j.repo = i.repo),
+                      (SELECT count(DISTINCT m.item_id) FROM sample_members m JOIN items k
+                       ON m.item_id = k.id WHERE k.repo = i.repo AND m.replaced_by IS NULL)
+               FROM items i GROUP BY i.repo ORDER BY i.repo"""
+        ).fetchall()
+        keys = ("repo", "items", "open", "closed", "first_created", "last_created", "comments",
+                "in_samples")
+        repos = [dict(zip(keys, row)) for row in rows]
+        total = {
+            "repo": "total",
+            "items": sum(r["items"] for r in repos),
+            "open": sum(r["open"] for r in repos),
+            "closed": sum(r["closed"] for r in repos),
+            "first_created": min((r["first_created"] for r in repos if r["first_created"]), default=None),
+            "last_created": max((r["last_created"] for r in repos if r["last_created"]), default=None),
+            "comments": sum(r["comments"] for r in repos),
+            "in_samples": self.db.execute(
+                "SELECT count(DISTINCT item_id) FROM sample_members WHERE replaced_by IS NULL"
+            ).fetchone()[0],
+        }
+        samples = [dict(row) for row in self.db.query(
+            "SELECT name, created_at, seed, rule, size, frame_size FROM samples ORDER BY id")]
+        last_fetch = self.db.execute("SELECT max(finished_at) FROM fetch_runs").fetchone()[0]
+        pulls = self.db.execute("SELECT count(*) FROM pull_requests").fetchone()[0]
+        return {"repos": repos, "total": total, "samples": samples, "last_fetch": last_fetch,
+                "pull_requests_skipped": pulls}
+
+
+# --- the --where filter syntax ----------------------------------------------------------
+
+FIELDS = {
+    # field: kind
+    "repo": "text", "state": "text", "state_reason": "text", "author": "text", "label": "label",
+    "created_at": "date", "updated_at": "date", "closed_at": "date",
+    "number": "int", "comment_count": "int",
+    "title": "text", "body": "text", "text": "fulltext",
+}
+OPERATORS = ("!=", ">=", "<=", "=", ">", "<", "~")
+_CONDITION = re.compile(r"^\s*([A-Za-z_]+(?::[A-Za-z0-9_.-]+)?)\s*(!=|>=|<=|=|>|<|~)\s*(.*?)\s*$", re.S)
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+WHERE_HELP = (
+    "FIELD OP VALUE, e.g. state=closed, repo=o/r,o/r2, created_at>=2024-01-01, label=bug, "
+    "text~tokenizer, final:relevance=ptm. Fields: " + ", ".join(FIELDS) + ", final:DIMENSION. "
+    "Operators: = and != (a comma means any of), > >= < <= (dates, numbers), ~ (contains, "
+    "ignoring case). Several --where must all hold."
+)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One ``--where`` condition: field, operator, value (values are never pasted into SQL)."""
+
+    field: str
+    op: str
+    value: str
+
+    @property
+    def is_final(self) -> bool:
+        return self.field.startswith("final:")
+
+    @property
+    def values(self) -> list[str]:
+        """The alternatives of an = / != condition ('a,b' means a or b)."""
+        return [v.strip() for v in self.value.split(",") if v.strip()]
+
+    def __str__(self) -> str:
+        return f"{self.field}{self.op}{self.value}"
+
+
+def parse_where(text: str) -> Condition:
+    """Parse one ``--where`` argument, or raise UserError saying what is accepted."""
+    match = _CONDITION.match(text or "")
+    if not match:
+        raise UserError(f"--where {text!r}: expected FIELD OP VALUE ({WHERE_HELP})")
+    field, op, value = match.group(1), match.group(2), match.group(3)
+    if field.startswith("final:"):
+        if op not in ("=", "!="):
+            raise UserError(f"--where {text!r}: final labels take = or != (e.g. final:relevance=ptm).")
+    elif field not in FIELDS:
+        raise UserError(f"--where {text!r}: unknown field {field!r}. {WHERE_HELP}")
+    if value == "":
+        raise UserError(f"--where {text!r}: no value after {op!r}.")
+    kind = FIELDS.get(field)
+    if op in (">", ">=", "<", "<=") and kind not in ("date", "int"):
+        raise UserError(f"--where {text!r}: {op} works on dates and numbers, not on {field}.")
+    if op == "~" and kind not in ("text", "fulltext", "label"):
+        raise UserError(f"--where {text!r}: ~ (contains) works on text fields, not on {field}.")
+    condition = Condition(field, op, value)
+    if kind == "date" and op != "~":
+        for v in condition.values if op in ("=", "!=") else [value]:
+            _date_bounds(v, text)
+    if kind == "int":
+        for v in condition.values if op in ("=", "!=") else [value]:
+            if not re.fullmatch(r"-?\d+", v):
+                raise UserError(f"--where {text!r}: {field} takes a whole number, not {v!r}.")
+    return condition
+
+
+def _date_bounds(value: str, text: str) -> tuple[str, str]:
+    """A date or timestamp as [start, end) in ISO UTC: a bare date covers its whole day."""
+    try:
+        if _DATE_ONLY.match(value):
+            day = dt.date.fromisoformat(value)
+            start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+            end = start + dt.timedelta(days=1)
+            return utc_iso(start), utc_iso(end)
+        stamp = utc_iso(value)
+        end = utc_iso(dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")) + dt.timedelta(seconds=1))
+        return stamp, end
+    except ValueError:
+        raise UserError(
+            f"--where {text!r}: {value!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ."
+        ) from None
+
+
+def _like(value: str) -> str:
+    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def conditions_sql(conditions: list[Condition]) -> tuple[str, list]:
+    """A WHERE clause (or "") and its parameters for the corpus fields among ``conditions``."""
+    parts: list[str] = []
+    params: list = []
+    for c in conditions:
+        if c.is_final:
+            continue  # answered by the merged study, see sampling.py
+        kind = FIELDS[c.field]
+        negate = c.op == "!="
+        if kind == "label":
+            if c.op == "~":
+                parts.append("EXISTS (SELECT 1 FROM json_each(items.labels) "
+                             "WHERE json_each.value LIKE ? ESCAPE '\\')")
+                params.append(_like(c.value))
+            else:
+                marks = ",".join("?" * len(c.values))
+                parts.append(("NOT " if negate else "") + "EXISTS (SELECT 1 FROM json_each(items.labels) "
+                             f"WHERE lower(json_each.value) IN ({marks}))")
+                params.extend(v.lower() for v in c.values)
+        elif kind == "fulltext":
+            parts.append("(coalesce(title, '') || ' ' || coalesce(body, '')) LIKE ? ESCAPE '\\'")
+            params.append(_like(c.value))
+        elif c.op == "~":
+            parts.append(f"coalesce({c.field}, '') LIKE ? ESCAPE '\\'")
+            params.append(_like(c.value))
+        elif kind == "date":
+            if c.op in ("=", "!="):
+                ors = []
+                for v in c.values:
+                    start, end = _date_bounds(v, str(c))
+                    ors.append(f"({c.field} >= ? AND {c.field} < ?)")
+                    params.extend([start, end])
+                clause = "(" + " OR ".join(ors) + ")"
+                parts.append(f"({c.field} IS NULL OR NOT {clause})" if negate else clause)
+            else:
+                start, end = _date_bounds(c.value, str(c))
+                bound = {">=": (">=", start), ">": (">=", end), "<": ("<", start), "<=": ("<", end)}
+                sql_op, stamp = bound[c.op]
+                parts.append(f"{c.field} {sql_op} ?")
+                params.append(stamp)
+        elif kind == "int":
+            if c.op in ("=", "!="):
+                marks = ",".join("?" * len(c.values))
+                parts.append(f"{c.field} {'NOT ' if negate else ''}IN ({marks})")
+                params.extend(int(v) for v in c.values)
+            else:
+                parts.append(f"{c.field} {c.op} ?")
+                params.append(int(c.value))
+        else:  # text fields compared whole
+            marks = ",".join("?" * len(c.values))
+            if negate:
+                parts.append(f"({c.field} IS NULL OR {c.field} NOT IN ({marks}))")
+            else:
+                parts.append(f"{c.field} IN ({marks})")
+            params.extend(c.values)
+    return ("WHERE " + " AND ".join(parts)) if parts else "", params
