@@ -85,7 +85,7 @@ def main():  # console-script entry point
 @cli.command("init")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def init_command(directory: Path):
-    """Create a study folder with the default codebook and sessions/."""
+    """Create a study folder with the default codebook."""
     from annotator.study import Study
 
     study = Study.init(directory)
@@ -107,7 +107,7 @@ def _taxonomy_path(taxonomy_file: Path | None) -> Path:
 @taxonomy_group.command("check")
 @taxonomy_argument
 def taxonomy_check(taxonomy_file: Path | None):
-    """Validate a codebook: every problem as FILE:LINE: message (exit 2 if any)."""
+    """Validate a codebook; each problem as FILE:LINE: message."""
     from annotator.taxonomy import load_codebook
 
     path = _taxonomy_path(taxonomy_file)
@@ -364,7 +364,9 @@ def taxonomy_log(study_dir):
 @click.option("--session", "session_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Open this session file directly (for example one copied to a laptop).")
 def code_command(study_dir: Path, coder: str | None, session_file: Path | None):
-    """Code items in the terminal; every key is saved at once, and it resumes where you stopped."""
+    """Code items in the terminal; resumes where you stopped.
+
+    Every key is saved at once."""
     from annotator.coding import open_coder_session, run_coding_tui
 
     store = open_coder_session(study_dir, coder, session_file)
@@ -378,7 +380,7 @@ def code_command(study_dir: Path, coder: str | None, session_file: Path | None):
 @click.option("--reset", is_flag=True, help="Start the demo afresh (deletes the scratch folder's sessions).")
 @click.option("--no-open", is_flag=True, help="Only prepare the demo study and print where it is.")
 def demo_command(directory: Path | None, coder: str | None, reset: bool, no_open: bool):
-    """Open the bundled demo study (about 40 issues) in the coding screen."""
+    """Code the bundled demo study (44 issues)."""
     from annotator.coding import open_coder_session, run_coding_tui
     from annotator.demo import prepare_demo_study
 
@@ -401,7 +403,7 @@ def demo_command(directory: Path | None, coder: str | None, reset: bool, no_open
               help="Per round: 'all' (everyone codes it) or the share double coded, e.g. all,all,0.2.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for who double codes what.")
 def assign_command(sample: str, study_dir: Path, coders: str, rounds: str, overlap: str | None, seed: int):
-    """Give each coder a blind session with their items of a sample, in rounds."""
+    """Give coders blind sessions of a sample, in rounds."""
     from annotator.assign import assign_sample
     from annotator.study import Study
 
@@ -690,7 +692,9 @@ def _analysis_study(study_arg: Path | None, study_dir: Path):
                    "corpus issue of the same repositories.")
 def report_command(study_arg, study_dir, out_dir, include_not_planned, unit, no_figures,
                    thematic, screening, relevant, compare_with):
-    """Tables, tests, figures and the methods paragraph from the reconciled labels.
+    """Frequencies, resolution times, tests and figures.
+
+    Built from the reconciled labels and the corpus.
 
     Theme and sub-theme frequencies, co-occurrence, per repository; resolution times of
     relevant vs not relevant issues (Mann-Whitney U, Cliff's delta) and across themes
@@ -710,7 +714,7 @@ def report_command(study_arg, study_dir, out_dir, include_not_planned, unit, no_
                 type=click.Path(file_okay=False, path_type=Path))
 @study_option
 def methods_command(study_arg, study_dir):
-    """Print the methods paragraph (Markdown), every number with its source."""
+    """Print the methods paragraph, each number with its source."""
     from annotator.analysis import build_report
     from annotator.methods import methods_paragraph
 
@@ -747,7 +751,9 @@ def _merged_file(merged_file: Path | None, study_dir: Path) -> Path:
 @click.option("--no-auto-agree", is_flag=True,
               help="Do not make items final on their own where all coders agree.")
 def merge_command(sessions, study_dir, out_path, fmt, allow_mismatch, no_auto_agree):
-    """Merge coders' sessions and report agreement (kappa, alpha, per code and round).
+    """Merge coders' sessions and report agreement.
+
+    Kappa and alpha per dimension, code, theme and round.
 
     Default: every session in STUDY/sessions into STUDY/merged.db. Running it again refreshes
     the coders' codes and keeps every reconciliation decision.
@@ -810,8 +816,10 @@ def import_labels_command(csv_file, coder, study_dir, out_path):
 @click.option("--no-auto-agree", is_flag=True,
               help="Items where all coders agree are not final on their own: decide them too.")
 def reconcile_command(merged_file, study_dir, decided_by, include_all, no_auto_agree):
-    """Decide every disagreement in the terminal: take a coder's codes, the union, the
-    intersection, or edit; with a rationale. Resumes at the first undecided item."""
+    """Decide every disagreement in the terminal.
+
+    Take a coder's codes, the union, the intersection, or edit; with a rationale.
+    Resumes at the first undecided item."""
     from annotator.tui.reconcile import run_reconcile_tui
 
     path = _merged_file(merged_file, study_dir)
@@ -837,7 +845,7 @@ def _login_name() -> str | None:
 @click.option("--codings", type=click.Choice(["both", "coders", "final"]), default="both", show_default=True,
               help="qdpx: whose codings to include (every coder's, the final codes, or both).")
 def export_command(merged_file, study_dir, fmt, out_path, codings):
-    """Export the merged study: CSV, JSON Lines, REFI-QDA (.qdpx, .qdc)."""
+    """Export final codes: CSV, JSON Lines, REFI-QDA."""
     from annotator.export import export
 
     for path in export(_merged_file(merged_file, study_dir), fmt, out_path, codings=codings):
