@@ -39,8 +39,19 @@ def demo_truth() -> dict[str, dict]:
     return _demo_json("truth.json")
 
 
+DEMO_CODERS = ("ana", "ben", "chen")
+DEMO_RECONCILER = "lead"
+
+
 def prepare_demo_study(directory=None, reset: bool = False):
-    """Copy the demo study into a scratch folder (kept between runs, so coding resumes)."""
+    """Copy the demo study into a scratch folder (kept between runs, so coding resumes).
+
+    Besides the issues and the default codebook, the demo holds three simulated coders'
+    finished sessions (ana, ben, chen: calibration rounds coded by all, the main round partly
+    double coded, with realistic disagreements), their merge, and a reconciliation of every
+    disagreement by 'lead' (towards the intended codes), so merge, reconcile, report and export
+    have something to show at once. Your own session (`--coder`, default 'you') codes every item.
+    """
     import shutil
     import tempfile
     from pathlib import Path
@@ -54,9 +65,36 @@ def prepare_demo_study(directory=None, reset: bool = False):
     if not study.corpus_path.exists():
         from annotator.corpus import CorpusStore
 
-        corpus = CorpusStore(study.corpus_path)
-        try:
+        with CorpusStore(study.corpus_path) as corpus:
             corpus.upsert_items(demo_items(), source="demo")
-        finally:
-            corpus.close()
+    if not study.merged_path.exists():
+        _simulate_and_reconcile(study)
     return study
+
+
+def _simulate_and_reconcile(study) -> None:
+    from annotator.merge import MergedStore, merge_sessions
+    from annotator.simulate import simulate_coder_sessions
+
+    truth = demo_truth()
+    items = demo_items()
+    order = [item["id"] for item in items if item["id"] in truth]
+    truth = {item_id: truth[item_id] for item_id in order}
+    paths = simulate_coder_sessions(study, truth, DEMO_CODERS, seed=2025, items=items, overwrite=True)
+    merged = merge_sessions(paths, study.merged_path)
+    merged.close()
+    with MergedStore(study.merged_path) as merged:
+        merged.auto_agree()
+        # Decide the disagreements as a reconciler would: take the coder who got it right, or
+        # edit towards the intended codes. Deciding relevance can make challenge apply, so repeat.
+        for _ in range(3):
+            queue = [u for u in merged.queue() if merged.decision(u.item_id, u.dimension) is None]
+            if not queue:
+                break
+            for unit in queue:
+                wanted = truth[unit.item_id].get(unit.dimension)
+                wanted = {wanted} if isinstance(wanted, str) else set(wanted or ())
+                right = sorted(c for c, codes in unit.codes.items() if codes is not None and set(codes) == wanted)
+                method = f"coder:{right[0]}" if right else "edited"
+                merged.decide(unit.item_id, unit.dimension, sorted(wanted), decided_by=DEMO_RECONCILER,
+                              method=method, rationale="demo: decided against the codebook's definitions")
