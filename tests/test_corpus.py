@@ -13,7 +13,9 @@ from annotator.errors import UserError
 from annotator.sampling import SizeRule, draw_sample
 from annotator.study import Study
 
-TABLES = {"items", "comments", "pull_requests", "fetch_runs", "fetch_state", "samples", "sample_members"}
+TABLES = {"items", "comments", "pull_requests", "fetch_runs", "fetch_state", "samples", "sample_members",
+          "assignments"}
+ALL_STEPS = ["m001_initial", "m002_assignments"]
 
 
 def item(number: int, repo: str = "o/r", **changes) -> dict:
@@ -37,7 +39,7 @@ def store(tmp_path):
 
 def test_a_new_corpus_has_the_documented_tables_and_wal(store):
     assert TABLES <= set(store.db.table_names())
-    assert [m.name for m in migrations.applied(store.db)] == ["m001_initial"]
+    assert [m.name for m in migrations.applied(store.db)] == ALL_STEPS
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert set(store.db["items"].columns_dict) >= {
         "id", "repo", "number", "title", "body", "state", "state_reason", "author", "labels",
@@ -47,7 +49,7 @@ def test_a_new_corpus_has_the_documented_tables_and_wal(store):
 def test_reopening_applies_nothing_twice(tmp_path):
     CorpusStore(tmp_path / "corpus.db").close()
     with CorpusStore(tmp_path / "corpus.db") as store:
-        assert [m.name for m in migrations.applied(store.db)] == ["m001_initial"]
+        assert [m.name for m in migrations.applied(store.db)] == ALL_STEPS
 
 
 def test_a_corpus_from_a_newer_annotator_is_refused(tmp_path):
