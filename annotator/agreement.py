@@ -298,46 +298,64 @@ def krippendorff_alpha(
         raise ValueError(f"krippendorff_alpha: unknown distance {distance!r}")
 
     value_index: dict[Any, int] = {}
-    unit_counts: list[dict[int, int]] = []
-    n_excluded = 0
+    rows: list[int] = []  # one entry per (pairable item, distinct value): the items x values counts
+    columns: list[int] = []
+    counts: list[int] = []
+    n_items = n_excluded = 0
     for unit in units:
         values = [frozenset(v) if isinstance(v, (set, frozenset)) else v
                   for v in unit if not _is_missing(v)]
         if len(values) < 2:
             n_excluded += 1
             continue
-        counts: dict[int, int] = {}
+        unit_counts: dict[int, int] = {}
         for v in values:
             i = value_index.setdefault(v, len(value_index))
-            counts[i] = counts.get(i, 0) + 1
-        unit_counts.append(counts)
+            unit_counts[i] = unit_counts.get(i, 0) + 1
+        rows.extend([n_items] * len(unit_counts))
+        columns.extend(unit_counts)
+        counts.extend(unit_counts.values())
+        n_items += 1
 
-    record = _record("krippendorff_alpha", n_items=len(unit_counts), distance=name, n_values=0,
+    record = _record("krippendorff_alpha", n_items=n_items, distance=name, n_values=0,
                      n_items_excluded=n_excluded, observed_disagreement=None,
                      expected_disagreement=None)
-    if not unit_counts:
+    if not n_items:
         return _undefined(record, "no item coded by two or more coders")
-
     values = list(value_index)
-    matrix = np.zeros((len(unit_counts), len(values)))
-    for row, counts in enumerate(unit_counts):
-        for i, count in counts.items():
-            matrix[row, i] = count
-    pairable = matrix.sum(axis=1)
+    return _alpha_from_counts(record, np.array(rows), np.array(columns), np.array(counts, dtype=float),
+                              values, *_distances(values, distance))
+
+
+def _alpha_from_counts(record: dict, rows: Any, columns: Any, counts: Any, values: list,
+                       between: Callable, quadratic: Callable) -> dict:
+    """Krippendorff's alpha from the sparse items x values count matrix (coincidence form).
+
+    rows/columns/counts: one entry per (item, value) with rows ascending, every item having two
+    or more values; every value in `values` occurs. between(first, second): the distances of
+    value index pairs; quadratic(totals): sum over c, k of totals_c totals_k d(c, k) (see
+    _distances; d symmetric, zero diagonal). Sparse so that many distinct values (MASI over
+    code sets) cost no items x values matrix.
+    """
+    import numpy as np
+
+    pairable = np.bincount(rows, weights=counts, minlength=record["n_items"])
     n = float(pairable.sum())
     record["n_values"] = int(n)
+    # Each pair of values within an item weighs 1 / (m_u - 1) in the coincidence matrix.
+    weight = (1.0 / (pairable - 1))[rows] * counts
+    totals = np.bincount(columns, weights=counts, minlength=len(values))
+    identical = float((weight * (counts - 1)).sum())
+    disagreeing = 0.0
+    for step in range(1, int(np.bincount(rows).max())):
+        together = rows[:-step] == rows[step:]
+        first, second = columns[:-step][together], columns[step:][together]
+        disagreeing += float((weight[:-step][together] * counts[step:][together]
+                          * between(first, second)).sum())
 
-    # Coincidences o_ck = sum_u n_uc (n_uk - [c == k]) / (m_u - 1).
-    weighted = matrix / (pairable - 1)[:, None]
-    coincidences = weighted.T @ matrix - np.diag(weighted.sum(axis=0))
-    totals = matrix.sum(axis=0)
-    # d(c, c) = 0, so the diagonal (pairs of a value with itself) never counts in D_e.
-    expected_pairs = np.outer(totals, totals)
-    distances = _distance_matrix(values, distance)
-
-    observed = float((coincidences * distances).sum() / n)
-    expected = float((expected_pairs * distances).sum() / (n * (n - 1)))
-    record["percent_agreement"] = float(np.trace(coincidences) / n)
+    observed = 2 * disagreeing / n  # d is symmetric: each unordered pair counts twice
+    expected = quadratic(totals) / (n * (n - 1))
+    record["percent_agreement"] = identical / n
     record["observed_disagreement"] = observed
     record["expected_disagreement"] = expected
     if expected <= 1e-15:
@@ -447,29 +465,18 @@ def _level_agreement(sets: dict, coders: list[str], categories: Sequence[str], l
     seen = {code for by_coder in sets.values() for s in by_coder.values() for code in s}
     n_given = len(_unique(categories))
     categories = _labels_with_extras(categories, seen)
-    pairs = list(itertools.combinations(coders, 2))
-    # For each coder pair, the items both of them coded.
-    shared = {pair: [by_coder for by_coder in sets.values() if pair[0] in by_coder and pair[1] in by_coder]
-              for pair in pairs}
     n_multi = _count_multi_coded(sets)
+    per_pair, alphas = _binary_counts(sets, coders, categories)
 
     per_category = []
-    for category in categories:
-        a = b = c = d = 0
-        pairwise = []
-        for first, second in pairs:
-            x = [PRESENT if category in r[first] else ABSENT for r in shared[(first, second)]]
-            y = [PRESENT if category in r[second] else ABSENT for r in shared[(first, second)]]
-            for p, q in zip(x, y):
-                a += p == q == PRESENT
-                b += p == PRESENT != q
-                c += q == PRESENT != p
-                d += p == q == ABSENT
-            pairwise.append(cohen_kappa(x, y, [PRESENT, ABSENT]))
+    for k, category in enumerate(categories):
+        pairwise = [_binary_kappa(*counts[k]) for counts in per_pair]
+        a = sum(counts[k][0] for counts in per_pair)
+        b = sum(counts[k][1] for counts in per_pair)
+        c = sum(counts[k][2] for counts in per_pair)
+        d = sum(counts[k][3] for counts in per_pair)
         kappa = _combine_pairwise(pairwise, n_multi)
-        units = [[(PRESENT if category in by_coder[coder] else ABSENT) if coder in by_coder else None
-                  for coder in coders] for by_coder in sets.values()]
-        alpha = krippendorff_alpha(units, "nominal")
+        alpha = alphas[k]
         total = a + b + c + d
         # Say "nobody used it" rather than "no variation: only 'absent'".
         reason = None
@@ -514,6 +521,80 @@ def _level_agreement(sets: dict, coders: list[str], categories: Sequence[str], l
         "exact_set": pairwise_agreement(units),
         "disagreements": [item for item, by_coder in sets.items() if len(set(by_coder.values())) > 1],
     }
+
+
+def _binary_counts(sets: dict, coders: list[str], categories: list) -> tuple[list, list]:
+    """Per coder pair, per category the 2x2 counts (a, b, c, d) over the items both coded;
+    and per category Krippendorff's alpha nominal on present/absent.
+
+    Vectorised over items and categories (numpy), the hot path of large studies.
+    """
+    import numpy as np
+
+    index = {category: k for k, category in enumerate(categories)}
+    n_items, n_coders = len(sets), len(coders)
+    coded = np.zeros((n_items, n_coders), dtype=bool)
+    applied = np.zeros((n_items, n_coders, len(categories)), dtype=bool)
+    for i, by_coder in enumerate(sets.values()):
+        for j, coder in enumerate(coders):
+            if coder in by_coder:
+                coded[i, j] = True
+                for code in by_coder[coder]:
+                    applied[i, j, index[code]] = True
+
+    per_pair = []
+    for first, second in itertools.combinations(range(n_coders), 2):
+        both = coded[:, first] & coded[:, second]
+        x, y = applied[both, first], applied[both, second]
+        a = (x & y).sum(axis=0)
+        b = (x & ~y).sum(axis=0)
+        c = (~x & y).sum(axis=0)
+        d = int(both.sum()) - a - b - c
+        per_pair.append(list(zip(a.tolist(), b.tolist(), c.tolist(), d.tolist())))
+
+    # Alpha nominal: items with two or more ratings; per item the number of present / absent.
+    m = coded.sum(axis=1)
+    pairable = m >= 2
+    n_pairable = int(pairable.sum())
+    n_excluded = n_items - n_pairable
+    present_all = applied[pairable].sum(axis=1)  # items x categories
+    ratings = m[pairable]
+    alphas = []
+    for k in range(len(categories)):
+        record = _record("krippendorff_alpha", n_items=n_pairable, distance="nominal", n_values=0,
+                         n_items_excluded=n_excluded, observed_disagreement=None,
+                         expected_disagreement=None)
+        if not n_pairable:
+            alphas.append(_undefined(record, "no item coded by two or more coders"))
+            continue
+        present = present_all[:, k]
+        columns = [(PRESENT, present), (ABSENT, ratings - present)]
+        columns = [(value, column) for value, column in columns if column.any()]
+        rows = np.repeat(np.arange(n_pairable), len(columns))
+        column_of = np.tile(np.arange(len(columns)), n_pairable)
+        counts = np.stack([column for _, column in columns], axis=1).reshape(-1).astype(float)
+        values = [value for value, _ in columns]
+        alphas.append(_alpha_from_counts(record, rows, column_of, counts, values,
+                                         *_distances(values, "nominal")))
+    return per_pair, alphas
+
+
+def _binary_kappa(a: int, b: int, c: int, d: int) -> dict:
+    """cohen_kappa on present/absent labels, from the 2x2 counts (rows = first coder)."""
+    n = a + b + c + d
+    matrix = {"labels": [PRESENT, ABSENT], "rows": [[a, b], [c, d]]}
+    record = _record("cohen_kappa", n_items=n, n_missing=0, expected_agreement=None,
+                     confusion_matrix=matrix)
+    if n == 0:
+        return _undefined(record, "no item coded by both coders")
+    record["percent_agreement"] = (a + d) / n
+    record["expected_agreement"] = ((a + b) * (a + c) + (c + d) * (b + d)) / n**2
+    if a == n or d == n:
+        only = PRESENT if a == n else ABSENT
+        return _undefined(record, f"no variation: both coders used only {only!r}")
+    # scikit-learn's formula: 1 - observed / expected disagreement, expected = row x column / n.
+    expected_disagreement = (a + b) * (b + d) / n + (c + d) * (a + c) / n
+    return _defined(record, 1 - (b + c) / expected_disagreement)
 
 
 def _combine_pairwise(pairwise: list[dict], n_items: int) -> dict:
@@ -591,6 +672,52 @@ def _distance_matrix(values: list, distance: str | Callable) -> Any:
             raise ValueError(f"krippendorff_alpha: distance returned {d} for {values[i]!r}, {values[j]!r}")
         matrix[i, j] = matrix[j, i] = d
     return matrix
+
+
+def _distances(values: list, distance: str | Callable) -> tuple[Callable, Callable]:
+    """For _alpha_from_counts: between(first, second) and quadratic(totals) of a distance."""
+    if distance is masi_distance and all(isinstance(v, frozenset) for v in values):
+        return _masi_distances(values)
+    matrix = _distance_matrix(values, distance)
+    return (lambda first, second: matrix[first, second]), (lambda totals: float(totals @ matrix @ totals))
+
+
+def _masi_distances(values: list[frozenset]) -> tuple[Callable, Callable]:
+    """masi_distance for thousands of distinct code sets, without a values x values matrix.
+
+    MASI depends only on the two set sizes and the size of their intersection, so the distance
+    comes from a table filled by masi_distance itself (same floats), and the expected
+    disagreement sums totals_c totals_k per (size, size, common size), a block of rows at a time.
+    """
+    import numpy as np
+
+    elements = {e: k for k, e in enumerate({e for v in values for e in v})}
+    member = np.zeros((len(values), len(elements)), dtype=np.float32)  # exact for 0/1 sums
+    for i, v in enumerate(values):
+        member[i, [elements[e] for e in v]] = 1.0
+    sizes = np.array([len(v) for v in values])
+    side = int(sizes.max()) + 1
+    table = np.zeros((side, side, side))
+    for size_a, size_b in itertools.product(range(side), repeat=2):
+        for common in range(min(size_a, size_b) + 1):
+            table[size_a, size_b, common] = masi_distance(
+                range(size_a), range(size_a - common, size_a - common + size_b))
+
+    def between(first: Any, second: Any) -> Any:
+        common = (member[first] * member[second]).sum(axis=1).astype(int)
+        return table[sizes[first], sizes[second], common]
+
+    def quadratic(totals: Any) -> float:
+        weights = np.zeros(side**3)
+        block = max(1, 2**20 // len(values))
+        for start in range(0, len(values), block):
+            common = (member[start:start + block] @ member.T).astype(int)
+            key = (sizes[start:start + block, None] * side + sizes[None, :]) * side + common
+            pair_totals = totals[start:start + block, None] * totals[None, :]
+            weights += np.bincount(key.ravel(), pair_totals.ravel(), minlength=side**3)
+        return float(weights @ table.ravel())
+
+    return between, quadratic
 
 
 def _complete_pairs(a: Sequence[Any], b: Sequence[Any]) -> list[tuple[Any, Any]]:
