@@ -17,7 +17,8 @@ from fixtures.hostile import FORBIDDEN_CHARACTERS, HOSTILE
 
 from annotator.merge import AUTO, MergedStore, merge_sessions
 from annotator.report_agreement import build_report
-from annotator.tui.reconcile import DecisionSaved, ReconcileScreen, UnitShown, build_reconcile_app
+from annotator.tui.messages import DecisionSaved, UnitShown
+from annotator.tui.reconcile import ReconcileScreen, build_reconcile_app
 from annotator.tui.screens import TextPrompt
 from annotator.tui.widgets import StatusLine
 

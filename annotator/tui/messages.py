@@ -52,3 +52,23 @@ class SaveFailed(Message):
     def __init__(self, reason: str) -> None:
         super().__init__()
         self.reason = reason
+
+
+class DecisionSaved(Message):
+    """A unit's final codes were committed (or withdrawn: codes None)."""
+
+    def __init__(self, item_id: str, dimension: str, codes: list[str] | None, method: str | None) -> None:
+        super().__init__()
+        self.item_id = item_id
+        self.dimension = dimension
+        self.codes = codes
+        self.method = method
+
+
+class UnitShown(Message):
+    """The reconcile screen shows a new item and dimension."""
+
+    def __init__(self, item_id: str, dimension: str) -> None:
+        super().__init__()
+        self.item_id = item_id
+        self.dimension = dimension

@@ -16,7 +16,6 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
@@ -24,28 +23,12 @@ from annotator.errors import UserError
 from annotator.merge import AUTO, MergedStore, Unit
 from annotator.taxonomy import Code, Codebook, Dimension
 from annotator.textsafe import clean_line
+from annotator.tui.chord import Chord
+from annotator.tui.messages import DecisionSaved, UnitShown
 from annotator.tui.screens import TextPrompt
 from annotator.tui.widgets import CodebookPanel, ItemBody, ItemHeader, StatusLine
 
 MAX_CODERS_BY_DIGIT = 9
-
-
-class DecisionSaved(Message):
-    """A unit's final codes were committed (or withdrawn: codes None)."""
-
-    def __init__(self, item_id: str, dimension: str, codes: list[str] | None, method: str | None) -> None:
-        super().__init__()
-        self.item_id = item_id
-        self.dimension = dimension
-        self.codes = codes
-        self.method = method
-
-
-class UnitShown(Message):
-    def __init__(self, item_id: str, dimension: str) -> None:
-        super().__init__()
-        self.item_id = item_id
-        self.dimension = dimension
 
 
 KEYS_HELP = (
@@ -132,7 +115,7 @@ class ReconcileScreen(Screen):
         self.unit: Unit | None = None
         self.item: dict = {}
         self.editing: set[str] | None = None  # the draft codes while editing
-        self.chord: list[Code] = []
+        self.chord = Chord()
         self.pending_rationale: dict[tuple[str, str], str] = {}
 
     def compose(self) -> ComposeResult:
@@ -218,7 +201,7 @@ class ReconcileScreen(Screen):
         new_item = self.unit is None or unit.item_id != self.unit.item_id
         self.unit = unit
         self.editing = None
-        self.chord = []
+        self.chord.clear()
         self.query_one("#rc-codebook").display = False
         if new_item:
             self.item = self.merged.item(unit.item_id)
@@ -265,7 +248,7 @@ class ReconcileScreen(Screen):
             panel = self.query_one(CodebookPanel)
             shown = dataclasses.replace(dimension, requires={})
             panel.show_codes(Codebook(name=self.codebook.name, dimensions=[shown]), {dimension.id: self.editing},
-                             self.chord or None, dimension.id)
+                             self.chord.path or None, dimension.id)
 
     def coder_text(self, number: int, coder: str, dimension: Dimension, common: frozenset, memo: str) -> Text:
         text = Text(no_wrap=False, overflow="fold")
@@ -385,14 +368,14 @@ class ReconcileScreen(Screen):
         decision = self.decisions.get(self.key_of(self.unit))
         # Start from the decision, else from the codes every coder gave.
         self.editing = set(decision["codes"]) if decision is not None else set(frozenset.intersection(*self._given()))
-        self.chord = []
+        self.chord.clear()
         self.query_one("#rc-codebook").display = True
         self.paint()
         self.say("Editing: press a code's key to add or remove it; Enter saves, Esc cancels.")
 
     def action_cancel(self) -> None:
         if self.chord:
-            self.chord = []
+            self.chord.clear()
             self.paint()
             self.say("cancelled")
         elif self.editing is not None:
@@ -405,33 +388,30 @@ class ReconcileScreen(Screen):
         """While editing, letters and digits are the codebook's keys (as on the coding screen)."""
         if self.editing is None or self.unit is None:
             return
-        character = event.character or ""
-        dimension = self.dimension()
         if event.key == "enter":
             event.stop()
             if self.chord:
-                self.toggle(self.chord[-1])
+                self.toggle(self.chord.finish()[1])
             else:
                 self.save_edit()
             return
-        if not character or not character.isalnum():
+        character = event.character or ""
+        if not character.isalnum():
             return
         event.stop()
-        choices = self.chord[-1].children if self.chord else dimension.codes
-        code = next((c for c in choices if c.key == character and not c.retired), None)
-        if code is None:
-            where = f"under {self.chord[-1].name}" if self.chord else f"in {dimension.name}"
+        dimension = self.dimension()
+        where = f"under {self.chord.path[-1].name}" if self.chord else f"in {dimension.name}"
+        pressed = self.chord.press(character, [(dimension.id, code) for code in dimension.codes])
+        if pressed.kind == "unknown":
             self.say(f"No code {where} has the key '{character}'. Esc cancels.", error=True)
-            return
-        if code.children:
-            self.chord.append(code)
+        elif pressed.kind == "chord":
             self.paint()
-            self.say(f"{code.name}: press a sub-code's key, Enter for the theme itself, Esc to cancel.")
+            self.say(f"{pressed.code.name}: press a sub-code's key, Enter for the theme itself, Esc to cancel.")
         else:
-            self.toggle(code)
+            self.toggle(pressed.code)
 
     def toggle(self, code: Code) -> None:
-        self.chord = []
+        self.chord.clear()
         if code.id in self.editing:
             self.editing.discard(code.id)
         elif self.dimension().multi:

@@ -16,6 +16,7 @@ from annotator.errors import UserError
 from annotator.store import SessionStore, StoreFull
 from annotator.taxonomy import Code, Dimension
 from annotator.textsafe import clean
+from annotator.tui.chord import Chord
 from annotator.tui.messages import (ChangeUndone, FlagToggled, ItemShown, LabelRecorded, MemoSaved,
                                     SaveFailed)
 from annotator.tui.widgets import (CodebookPanel, ItemBody, ItemHeader, MemoLine, ProgressLine,
@@ -151,8 +152,7 @@ class CodingScreen(Screen):
         self.store = store
         self.item_id: str | None = None
         self.item: dict = {}
-        self.chord: list[Code] = []
-        self.chord_dimension: str | None = None
+        self.chord = Chord()
         self._shown_at = time.monotonic()
         self._ids = store.item_ids()
 
@@ -190,7 +190,7 @@ class CodingScreen(Screen):
         self._leave_item()
         self.item_id = item_id
         self.item = self.store.item(item_id)
-        self.chord = []
+        self.chord.clear()
         self.query_one(ItemBody).show_item(self.item)
         self.refresh_item()
         self.query_one(MemoLine).show_memo(self.store.memo(item_id))
@@ -206,7 +206,7 @@ class CodingScreen(Screen):
         self.query_one(ItemHeader).show_item(self.item, position, len(self._ids),
                                              self.store.flags_for(self.item_id))
         self.query_one(CodebookPanel).show_codes(self.store.codebook, self.store.labels_for(self.item_id),
-                                                 self.chord or None, self.chord_dimension)
+                                                 self.chord.path or None, self.chord.dimension)
         progress = self.store.progress()
         self.query_one(ProgressLine).show_progress(self.store.coder, progress.coded, progress.total,
                                                    progress.pace, progress.seconds_left)
@@ -234,54 +234,37 @@ class CodingScreen(Screen):
 
     # --- coding keys ----------------------------------------------------------------------
 
-    def top_level_keys(self) -> dict[str, tuple[Dimension, Code]]:
-        keys = {}
-        for dimension in self.store.codebook.dimensions:
-            for code in dimension.codes:
-                if not code.retired:
-                    keys[code.key] = (dimension, code)
-        return keys
+    def top_level_codes(self) -> list[tuple[str, Code]]:
+        """Where a chord starts: the top-level codes of every dimension (one screen)."""
+        return [(dimension.id, code) for dimension in self.store.codebook.dimensions for code in dimension.codes]
 
     def on_key(self, event) -> None:
         if self.item_id is None:
             return
-        character = event.character or ""
-        if self.chord:
-            if event.key == "enter":
-                event.stop()
-                self.apply_code(self.chord_dimension, self.chord[-1])
-                return
-            child = next((c for c in self.chord[-1].children if c.key == character and not c.retired), None)
-            if child is None:
-                if character and character.isalnum():
-                    event.stop()
-                    self.query_one(StatusLine).say(f"'{character}' is not a code under {self.chord[-1].name}; Esc cancels.")
-                return
+        if self.chord and event.key == "enter":
             event.stop()
-            if child.children:
-                self.chord.append(child)
-                self.refresh_item()
-            else:
-                self.apply_code(self.chord_dimension, child)
+            self.apply_code(*self.chord.finish())
             return
-        found = self.top_level_keys().get(character)
-        if found is None:
-            if character and character.isalnum():
-                event.stop()
-                self.query_one(StatusLine).say(f"No code has the key '{character}'. F1 lists them.")
-            return
+        character = event.character or ""
+        if not character.isalnum():
+            return  # the screen's own keys (F-keys, arrows, punctuation) go to the bindings
         event.stop()
-        dimension, code = found
-        if not self._asked(dimension):
+        starting = not self.chord
+        under = self.chord.path[-1].name if self.chord else None
+        pressed = self.chord.press(character, self.top_level_codes())
+        if pressed.kind == "unknown":
+            self.query_one(StatusLine).say(f"'{character}' is not a code under {under}; Esc cancels." if under
+                                           else f"No code has the key '{character}'. F1 lists them.")
             return
-        if code.children:
-            self.chord = [code]
-            self.chord_dimension = dimension.id
+        if starting and not self._asked(self.store.codebook.dimension(pressed.dimension)):
+            self.chord.clear()
+            return
+        if pressed.kind == "chord":
             self.refresh_item()
-            self.query_one(StatusLine).say("Press a sub-code's key; Enter codes the theme itself; Esc cancels.")
+            if starting:
+                self.query_one(StatusLine).say("Press a sub-code's key; Enter codes the theme itself; Esc cancels.")
         else:
-            self.chord_dimension = dimension.id
-            self.apply_code(dimension.id, code)
+            self.apply_code(pressed.dimension, pressed.code)
 
     def _asked(self, dimension: Dimension) -> bool:
         """Whether the item asks for this dimension (its `requires` are met); say why not."""
@@ -295,7 +278,7 @@ class CodingScreen(Screen):
 
     def apply_code(self, dimension_id: str, code: Code) -> None:
         item_id = self.item_id
-        self.chord = []
+        self.chord.clear()
         ok, present = self._save(lambda: self.store.record_label(item_id, dimension_id, code.id))
         if ok:
             # Shown as saved only now: record_label returned after the commit.
@@ -307,7 +290,7 @@ class CodingScreen(Screen):
 
     def action_cancel_chord(self) -> None:
         if self.chord:
-            self.chord = []
+            self.chord.clear()
             self.refresh_item()
             self.query_one(StatusLine).say("cancelled")
 
@@ -430,8 +413,8 @@ class CodingScreen(Screen):
         from annotator.tui.new_code import NewCodeScreen
 
         item_id = self.item_id
-        dimension_id, theme_id = (self.chord_dimension, self.chord[0].id) if self.chord else (None, None)
-        self.chord = []
+        dimension_id, theme_id = (self.chord.dimension, self.chord.path[0].id) if self.chord else (None, None)
+        self.chord.clear()
         self.refresh_item()
         self.query_one(StatusLine).say("")
 

@@ -144,7 +144,7 @@ class CodebookPanel(Static):
                 self._code_line(text, code, applied, prefix="", dim=not asked)
                 # Codes chosen below a theme show under it, so the whole state is on screen.
                 for child in _applied_descendants(code, applied):
-                    mark = Text(f"   {''.join(c.key for c in _chord_path(dimension, child))} {child.name}\n",
+                    mark = Text(f"   {''.join(c.key for c in dimension.path_of(child.id))} {child.name}\n",
                                 style="bold green")
                     text.append_text(mark)
         self.update(text)
@@ -165,10 +165,6 @@ def _applied_descendants(code: Code, applied: set[str]) -> list[Code]:
             out.append(child)
         out.extend(_applied_descendants(child, applied))
     return out
-
-
-def _chord_path(dimension, code: Code) -> list[Code]:
-    return dimension.path_of(code.id)
 
 
 class StatusLine(Static):
