@@ -49,7 +49,8 @@ from annotator.sqlite import Migrations, sqlite_utils
 
 from annotator import __version__
 from annotator.errors import UserError
-from annotator.store import ITEM_COLUMNS, SessionStore, _is_newer, now, open_database
+from annotator.store import (ITEM_COLUMNS, SessionStore, _is_newer, item_from_row, iter_item_rows, now,
+                             open_database)
 from annotator.taxonomy import Codebook, parse_codebook
 
 MERGED_FORMAT = "annotator-merged"
@@ -238,20 +239,10 @@ class MergedStore:
         row = cursor.fetchone()
         if row is None:
             raise KeyError(item_id)
-        item = dict(zip([d[0] for d in cursor.description], row))
-        item["labels"] = json.loads(item["labels"] or "[]")
-        item["comments"] = json.loads(item["comments"] or "[]")
-        return item
+        return item_from_row(cursor.description, row)
 
     def iter_items(self):
-        cursor = self.db.conn.execute("select * from items order by position")
-        columns = [d[0] for d in cursor.description]
-        while rows := cursor.fetchmany(500):
-            for row in rows:
-                item = dict(zip(columns, row))
-                item["labels"] = json.loads(item["labels"] or "[]")
-                item["comments"] = json.loads(item["comments"] or "[]")
-                yield item
+        yield from iter_item_rows(self.db)
 
     def rounds(self) -> list[str]:
         return [row[0] for row in self.db.execute("select round from rounds order by position")]

@@ -106,6 +106,22 @@ def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def item_from_row(description, row: tuple) -> dict:
+    """An items-table row (session or merged file) as an item dict, JSON fields decoded."""
+    item = dict(zip([d[0] for d in description], row))
+    item["labels"] = json.loads(item["labels"] or "[]")
+    item["comments"] = json.loads(item["comments"] or "[]")
+    return item
+
+
+def iter_item_rows(db: sqlite_utils.Database) -> Iterator[dict]:
+    """Every item of an items table in coding order, read in batches."""
+    cursor = db.conn.execute("select * from items order by position")
+    while rows := cursor.fetchmany(500):
+        for row in rows:
+            yield item_from_row(cursor.description, row)
+
+
 class SessionLocked(UserError):
     pass
 
@@ -372,18 +388,14 @@ class SessionStore:
         return self.db.execute("select count(*) from items").fetchone()[0]
 
     def item(self, item_id: str) -> dict:
-        row = self.db.execute("select * from items where id = ?", [item_id]).fetchone()
+        cursor = self.db.execute("select * from items where id = ?", [item_id])
+        row = cursor.fetchone()
         if row is None:
             raise KeyError(item_id)
-        columns = [d[0] for d in self.db.execute("select * from items limit 0").description]
-        item = dict(zip(columns, row))
-        item["labels"] = json.loads(item["labels"] or "[]")
-        item["comments"] = json.loads(item["comments"] or "[]")
-        return item
+        return item_from_row(cursor.description, row)
 
     def iter_items(self) -> Iterator[dict]:
-        for item_id in self.item_ids():
-            yield self.item(item_id)
+        yield from iter_item_rows(self.db)
 
     def position_of(self, item_id: str) -> int:
         return self.db.execute("select position from items where id = ?", [item_id]).fetchone()[0]
@@ -460,8 +472,11 @@ class SessionStore:
         ids = self.item_ids()
         if last in ids and not self.is_coded(last):
             return last
-        first = self.next_uncoded()
-        return first or last if last in ids else (first or (ids[0] if ids else None))
+        first_uncoded = self.next_uncoded()
+        if first_uncoded is not None:
+            return first_uncoded
+        # Everything is coded: back where the coder was, for review.
+        return last if last in ids else (ids[0] if ids else None)
 
     def progress(self) -> Progress:
         coded = self.coded_ids()
@@ -585,7 +600,6 @@ class SessionStore:
         def change() -> None:
             action = None
             for code in sorted(current - wanted):
-                action = action or None
                 event = self._event(action, item_id, "code.remove", dimension_id, code, "0", "1")
                 action = action or event
                 self._apply(item_id, "code.remove", dimension_id, code, None)
