@@ -7,9 +7,7 @@ need them so that ``annotator --help`` starts fast (see benchmarks/).
 
 from __future__ import annotations
 
-import functools
 import os
-import sys
 from pathlib import Path
 
 import click

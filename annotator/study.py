@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -96,7 +95,3 @@ One SQLite file per coder (`<coder>.db`), made by `annotator assign` or on first
 snapshot, labels, memos, flags, the event log and where to resume. Copy it to a laptop, code
 offline, copy it back. The .db files are data, not code: they are not committed to git.
 """
-
-
-def copy_tree(src: Path, dst: Path) -> None:
-    shutil.copytree(src, dst, dirs_exist_ok=True)

@@ -8,7 +8,6 @@ comments added), sessions/<coder>.db made and coded through SessionStore.
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import shutil
 import sqlite3
@@ -635,23 +634,9 @@ def test_the_same_code_proposed_by_two_coders_is_pulled_once_with_both_names(stu
 
 
 def run_pilot(path: Path, body, size=(80, 24)):
-    from drivers.tui_support import MessageLog, wait_for
+    from drivers.tui_support import run_coding_app
 
-    from annotator.tui.app import build_coding_app
-    from annotator.tui.messages import ItemShown
-
-    async def main():
-        store = SessionStore(path)
-        messages = MessageLog()
-        app = build_coding_app(store)
-        try:
-            async with app.run_test(size=size, message_hook=messages) as pilot:
-                await wait_for(pilot, lambda: any(isinstance(m, ItemShown) for m in messages), what="first item")
-                return await body(app, pilot, store, messages)
-        finally:
-            store.close()
-
-    return asyncio.run(main())
+    return run_coding_app(path, body, size)
 
 
 def test_a_code_added_in_the_tui_is_applied_saved_and_pulled_with_its_proposer(study):

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from drivers.tui_support import (DEFAULT_TAXONOMY, MessageLog, coding_screen, create_session, current_item, make_items,
+                                 run_coding_app,
                                  screen_lines, screen_text, status_text, wait_for, widget_plain)
 
 from annotator.store import SessionStore, StoreFull
@@ -78,22 +79,8 @@ class Session:
 
 
 def run_app(path: Path, body, size=(80, 24)):
-    """Open the session, run the app with a message hook, call ``await body(session)``, close."""
-
-    async def main():
-        store = SessionStore(path)
-        messages = MessageLog()
-        app = build_coding_app(store)
-        try:
-            async with app.run_test(size=size, message_hook=messages) as pilot:
-                session = Session(app, pilot, store, messages)
-                await wait_for(pilot, lambda: any(isinstance(m, ItemShown) for m in messages), what="first item")
-                result = await body(session)
-            return result
-        finally:
-            store.close()
-
-    return asyncio.run(main())
+    """Run the app on the session and call ``await body(session)`` (a Session of helpers)."""
+    return run_coding_app(path, lambda app, pilot, store, messages: body(Session(app, pilot, store, messages)), size)
 
 
 # --- coding keys --------------------------------------------------------------------------------

@@ -7,19 +7,17 @@ character (ESC, OSC, BEL, NUL, C1, bidi override) reaches the terminal.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 
 import pytest
 
-from drivers.tui_support import (MessageLog, coding_screen, create_session, current_item, screen_lines, screen_text,
-                                 wait_for, widget_plain)
+from drivers.tui_support import (coding_screen, create_session, current_item, run_coding_app, screen_lines,
+                                 screen_text, wait_for, widget_plain)
 from fixtures.hostile import HOSTILE, VERBATIM, forbidden_in, hostile_items
 
 from annotator.store import SessionStore
-from annotator.tui.app import build_coding_app
-from annotator.tui.messages import ItemShown, LabelRecorded
+from annotator.tui.messages import LabelRecorded
 from annotator.tui.screens import CodingScreen, MarkdownScreen
 from annotator.tui.widgets import ItemBody
 
@@ -36,18 +34,7 @@ def hostile_path(tmp_path) -> Path:
 
 
 def run_app(path: Path, body, size=(80, 24)):
-    async def main():
-        store = SessionStore(path)
-        messages = MessageLog()
-        app = build_coding_app(store)
-        try:
-            async with app.run_test(size=size, message_hook=messages) as pilot:
-                await wait_for(pilot, lambda: any(isinstance(m, ItemShown) for m in messages), what="first item")
-                return await body(app, pilot, messages)
-        finally:
-            store.close()
-
-    return asyncio.run(main())
+    return run_coding_app(path, lambda app, pilot, store, messages: body(app, pilot, messages), size)
 
 
 def rendered_texts(app) -> dict[str, str]:

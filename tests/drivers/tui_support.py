@@ -127,3 +127,24 @@ def widget_plain(widget) -> str:
 
 def current_item(app) -> str | None:
     return coding_screen(app).item_id
+
+
+def run_coding_app(path: Path, body, size=(80, 24)):
+    """Open the session at ``path``, run the coding app with a message hook until the first
+    item is shown, return ``await body(app, pilot, store, messages)``, close the session."""
+    from annotator.store import SessionStore
+    from annotator.tui.app import build_coding_app
+    from annotator.tui.messages import ItemShown
+
+    async def main():
+        store = SessionStore(path)
+        messages = MessageLog()
+        app = build_coding_app(store)
+        try:
+            async with app.run_test(size=size, message_hook=messages) as pilot:
+                await wait_for(pilot, lambda: any(isinstance(m, ItemShown) for m in messages), what="first item")
+                return await body(app, pilot, store, messages)
+        finally:
+            store.close()
+
+    return asyncio.run(main())
