@@ -530,6 +530,16 @@ def test_upgrade_from_an_older_file_keeps_labels(tmp_path, small_codebook, monke
             db.execute("update labels set note = 'migrated'")
 
     monkeypatch.setattr(store_module, "migrations", older)
+    newest_insert = SessionStore._insert_codebook
+
+    def older_insert(self, version, codebook, note, study_hash=None):
+        # The older annotator wrote only the codebook columns its schema had.
+        columns = set(self.db["codebooks"].columns_dict)
+        row = {"version": version, "hash": codebook.hash, "yaml": codebook.text,
+               "created_at": store_module.now(), "note": note, "study_hash": study_hash}
+        self.db["codebooks"].insert({k: v for k, v in row.items() if k in columns})
+
+    monkeypatch.setattr(SessionStore, "_insert_codebook", older_insert)
     with SessionStore.create(path, coder="ada", codebook=small_codebook, items=build_items(3)) as old:
         old.record_label(iid(1), "relevance", "yes")
         old.record_label(iid(1), "challenge", "usage.api")
@@ -537,6 +547,7 @@ def test_upgrade_from_an_older_file_keeps_labels(tmp_path, small_codebook, monke
         before = old.current_state(), old.events()
     assert applied_names(path) == [m.name for m in older._migrations]
 
+    monkeypatch.setattr(SessionStore, "_insert_codebook", newest_insert)
     monkeypatch.setattr(store_module, "migrations", newer)
     with SessionStore(path) as upgraded:
         assert (upgraded.current_state(), upgraded.events()) == before
@@ -830,3 +841,18 @@ def test_readonly_store_refuses_writes(session):
             reader.set_memo(iid(1), "x")
         with pytest.raises(UserError, match="read-only"):
             reader.undo()
+
+
+def test_the_codebook_reads_back_from_its_model_as_from_its_yaml(tmp_path, default_codebook):
+    path = tmp_path / "ana.db"
+    SessionStore.create(path, coder="ana", codebook=default_codebook, items=build_items(2)).close()
+    with SessionStore(path) as store:
+        model = store.db.execute("select model from codebooks").fetchone()[0]
+        assert model and store.codebook.to_dict() == default_codebook.to_dict()
+        assert store.codebook.hash == default_codebook.hash
+        assert store.codebook.text == default_codebook.text
+        # A version written before models were kept is read from its YAML.
+        store.db.execute("update codebooks set model = null")
+        store.db.conn.commit()
+    with SessionStore(path) as store:
+        assert store.codebook.to_dict() == default_codebook.to_dict()

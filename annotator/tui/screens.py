@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Input, Markdown, Static
+from textual.widgets import Footer, Input, Static
 
 from annotator.errors import UserError
 from annotator.store import SessionStore, StoreFull
@@ -106,6 +106,9 @@ class MarkdownScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="markdown-box"):
+            # Imported here: markdown-it costs ~40 ms at every start, and few items need it.
+            from textual.widgets import Markdown
+
             yield Markdown(self.body)
 
 
