@@ -49,6 +49,16 @@ def create_session(path: Path, n_items: int = 8, coder: str = "alice") -> Path:
     return path
 
 
+def saved_labels(session: Path) -> dict[str, dict[str, set[str]]]:
+    """The session's labels, read as merge would (read-only), after an integrity check."""
+    store = SessionStore(session, readonly=True)
+    try:
+        assert store.integrity_ok()
+        return store.all_labels()
+    finally:
+        store.close()
+
+
 def lock_is_free(session: Path) -> bool:
     """True if no process holds the session's writer lock (the app's '<file>.lock')."""
     lock = session.with_name(session.name + ".lock")

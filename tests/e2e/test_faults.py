@@ -30,7 +30,7 @@ import pytest
 from annotator.store import SessionStore
 from annotator.taxonomy import load_codebook
 from e2e_support import (ANNOTATOR, DEFAULT_TAXONOMY, E2E, alive, create_session, lock_is_free,
-                         process_name, wait_until)
+                         process_name, saved_labels, wait_until)
 
 pytestmark = pytest.mark.e2e
 
@@ -289,15 +289,6 @@ def fill(folder: Path) -> Path:
     return filler
 
 
-def session_labels(session: Path) -> dict:
-    store = SessionStore(session, readonly=True)
-    try:
-        assert store.integrity_ok()
-        return store.all_labels()
-    finally:
-        store.close()
-
-
 def mount_small_disk(folder: Path) -> bool:
     if os.environ.get("ANNOTATOR_E2E_NO_MOUNT") or os.geteuid() != 0 or not shutil.which("mount"):
         return False
@@ -352,7 +343,7 @@ def test_full_disk_while_coding(tmux, tmp_path):
         tmux.send(pane, "Left")
         tmux.wait_for(pane, "acme/models#2  2/8")
         assert alive(app_pid) and not tmux.pane_dead(pane)
-        assert session_labels(session) == expected  # nothing saved before is lost
+        assert saved_labels(session) == expected  # nothing saved before is lost
 
         filler.unlink()  # room again: the same key now saves
         tmux.send(pane, key)
@@ -366,7 +357,7 @@ def test_full_disk_while_coding(tmux, tmp_path):
         tmux.send(pane, "F10")
         wait_until(lambda: not alive(app_pid), 15, "annotator to quit")
         assert lock_is_free(session)
-        assert session_labels(session) == expected
+        assert saved_labels(session) == expected
     finally:
         tmux.kill_server()
         if app_pid is not None:
@@ -409,7 +400,7 @@ def full_page_limit_while_coding(tmp_path: Path) -> None:
             assert "full" in status(), status()
             print(f"\nfull page limit (PRAGMA max_page_count): NOT SAVED after {attempt} more codes")
             assert app.is_running
-            assert session_labels(session) == expected
+            assert saved_labels(session) == expected
             store.db.execute("PRAGMA max_page_count = 1073741823")
             await pilot.press(key)
             assert status().startswith("saved: +"), status()
@@ -420,4 +411,4 @@ def full_page_limit_while_coding(tmp_path: Path) -> None:
         expected = asyncio.run(code())
     finally:
         store.close()
-    assert session_labels(session) == expected
+    assert saved_labels(session) == expected

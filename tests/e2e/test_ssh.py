@@ -12,14 +12,12 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-from pathlib import Path
 
 import pytest
 
-from annotator.store import SessionStore
 from annotator.taxonomy import load_codebook
 from e2e_support import (ANNOTATOR, DEFAULT_TAXONOMY, alive, create_session, descendants,
-                         lock_is_free, process_name, wait_until)
+                         lock_is_free, process_name, saved_labels, wait_until)
 
 pytestmark = pytest.mark.e2e
 
@@ -39,15 +37,6 @@ def code_name(keys: str) -> tuple[str, str, str]:
         if found is not None:
             return dimension.id, found.id, found.name
     raise KeyError(keys)
-
-
-def saved_labels(session: Path) -> dict[str, dict[str, set[str]]]:
-    store = SessionStore(session, readonly=True)
-    try:
-        assert store.integrity_ok()
-        return store.all_labels()
-    finally:
-        store.close()
 
 
 class Coder:
