@@ -355,6 +355,29 @@ def test_log_replays_to_the_current_state_after_500_operations(session, seed):
     assert session.integrity_ok()
 
 
+def test_the_writers_running_count_of_coded_items_matches_a_fresh_count(session):
+    rng = random.Random(5)
+    codebook, items = session.codebook, session.item_ids()
+    session.coded_ids()  # from here on the writer updates its count change by change
+    for step in range(300):
+        item = rng.choice(items)
+        roll = rng.random()
+        if roll < 0.6:
+            dimension = rng.choice(codebook.dimensions)
+            session.record_label(item, dimension.id, rng.choice(list(dimension.by_id)))
+        elif roll < 0.75:
+            session.toggle_flag(item, "skip")
+        else:
+            session.undo()
+        session.coded_ids()
+        if step % 25 == 24:
+            with SessionStore(session.path, readonly=True) as fresh:  # counts every item anew
+                assert session.coded_ids() == fresh.coded_ids(), f"after {step + 1} operations"
+    session.rebuild_from_log()
+    with SessionStore(session.path, readonly=True) as fresh:
+        assert session.coded_ids() == fresh.coded_ids()
+
+
 def test_rebuild_from_log_restores_deleted_rows(session):
     random_operations(session, random.Random(7), 150)
     expected = session.current_state()
