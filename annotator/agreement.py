@@ -155,7 +155,8 @@ def pairwise_agreement(units: Iterable[Sequence[Any]]) -> dict:
     """
     n_items = n_pairs = n_identical = 0
     for unit in units:
-        values = [v for v in unit if not _is_missing(v)]
+        # _is_missing inlined (NaN is the only value unequal to itself): this runs per rating.
+        values = [v for v in unit if v is not None and not (isinstance(v, float) and v != v)]
         if len(values) < 2:
             continue
         n_items += 1
@@ -182,12 +183,17 @@ def confusion_matrix(a: Sequence[Any], b: Sequence[Any], labels: Sequence[Any] |
     labels[i] and the second labels[j]. Labels seen but not listed are appended (sorted), so
     no rating is ever dropped.
     """
-    pairs = _complete_pairs(a, b)
-    labels = _labels_with_extras(labels, [v for pair in pairs for v in pair])
+    return _matrix_of_pairs(_complete_pairs(a, b), labels)
+
+
+def _matrix_of_pairs(pairs: list[tuple[Any, Any]], labels: Sequence[Any] | None) -> dict:
+    """confusion_matrix of pairs without missing labels."""
+    counts = Counter(pairs)  # few distinct pairs: count them once, not item by item
+    labels = _labels_with_extras(labels, {v for pair in counts for v in pair})
     index = {label: i for i, label in enumerate(labels)}
     rows = [[0] * len(labels) for _ in labels]
-    for x, y in pairs:
-        rows[index[x]][index[y]] += 1
+    for (x, y), count in counts.items():
+        rows[index[x]][index[y]] += count
     return {"labels": labels, "rows": rows}
 
 
@@ -207,7 +213,7 @@ def cohen_kappa(a: Sequence[Any], b: Sequence[Any], labels: Sequence[Any] | None
         raise ValueError(f"cohen_kappa: the two coders have {len(a)} and {len(b)} labels")
     pairs = _complete_pairs(a, b)
     n = len(pairs)
-    matrix = confusion_matrix([x for x, _ in pairs], [y for _, y in pairs], labels)
+    matrix = _matrix_of_pairs(pairs, labels)
     record = _record("cohen_kappa", n_items=n, n_missing=len(a) - n, expected_agreement=None,
                      confusion_matrix=matrix)
     if n == 0:
@@ -216,14 +222,20 @@ def cohen_kappa(a: Sequence[Any], b: Sequence[Any], labels: Sequence[Any] | None
     record["percent_agreement"] = sum(x == y for x, y in pairs) / n
     first_counts, second_counts = Counter(first), Counter(second)
     record["expected_agreement"] = sum(first_counts[k] * second_counts[k] for k in first_counts) / n**2
-    if set(first) == set(second) and len(set(first)) == 1:
+    if len(first_counts) == 1 and first_counts.keys() == second_counts.keys():
         return _undefined(record, f"no variation: both coders used only {first[0]!r}")
 
+    import numpy as np
     from sklearn.metrics import cohen_kappa_score
 
+    # scikit-learn label-encodes string labels on every call (slow on large studies); the
+    # labels' positions give it the same confusion matrix, hence the same kappa.
+    index = {label: i for i, label in enumerate(matrix["labels"])}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        value = float(cohen_kappa_score(first, second, labels=matrix["labels"]))
+        value = float(cohen_kappa_score(np.fromiter((index[x] for x in first), dtype=np.int64, count=n),
+                                        np.fromiter((index[y] for y in second), dtype=np.int64, count=n),
+                                        labels=np.arange(len(index))))
     if not math.isfinite(value):  # pragma: no cover - excluded above; kept as a guard
         return _undefined(record, "kappa is undefined for these labels")
     return _defined(record, value)
@@ -303,8 +315,9 @@ def krippendorff_alpha(
     counts: list[int] = []
     n_items = n_excluded = 0
     for unit in units:
-        values = [frozenset(v) if isinstance(v, (set, frozenset)) else v
-                  for v in unit if not _is_missing(v)]
+        # _is_missing inlined (NaN is the only value unequal to itself): this runs per rating.
+        values = [frozenset(v) if isinstance(v, set) else v
+                  for v in unit if v is not None and not (isinstance(v, float) and v != v)]
         if len(values) < 2:
             n_excluded += 1
             continue
@@ -423,7 +436,8 @@ def multi_label_agreement(
     agreement. rollup maps code -> theme; the same is computed on sets of themes. A code that
     rollup does not map stands for itself as a theme and is listed in "unmapped_codes".
     """
-    sets = {item: {coder: _freeze(codes) for coder, codes in by_coder.items() if codes is not None}
+    sets = {item: {coder: codes if type(codes) is frozenset else _freeze(codes)
+                   for coder, codes in by_coder.items() if codes is not None}
             for item, by_coder in ratings.items()}
     coders = sorted({coder for by_coder in sets.values() for coder in by_coder})
     result = {
@@ -438,11 +452,14 @@ def multi_label_agreement(
         seen = {code for by_coder in sets.values() for s in by_coder.values() for code in s}
         unmapped = [code for code in _labels_with_extras(codes, seen) if code not in rollup]
         themes = _unique([rollup.get(code, code) for code in codes])
-        theme_sets = {
-            item: {coder: frozenset(rollup.get(code, code) for code in s)
-                   for coder, s in by_coder.items()}
-            for item, by_coder in sets.items()
-        }
+        # A study has few distinct code sets: roll each up once.
+        rolled: dict[frozenset, frozenset] = {}
+        for by_coder in sets.values():
+            for s in by_coder.values():
+                if s not in rolled:
+                    rolled[s] = frozenset(rollup.get(code, code) for code in s)
+        theme_sets = {item: {coder: rolled[s] for coder, s in by_coder.items()}
+                      for item, by_coder in sets.items()}
         result["themes"] = _level_agreement(theme_sets, coders, themes, "theme")
         result["unmapped_codes"] = unmapped
     return result
@@ -621,13 +638,21 @@ def _fleiss_table_from_ratings(ratings: Mapping) -> tuple[list, list[list[int]],
     coders = {coder for by_coder in by_item.values() for coder in by_coder}
     complete = [by_coder for by_coder in by_item.values() if coders and set(by_coder) == coders]
     labels = _labels_with_extras([], {v for by_coder in complete for v in by_coder.values()})
-    rows = [[list(by_coder.values()).count(label) for label in labels] for by_coder in complete]
+    values = [list(by_coder.values()) for by_coder in complete]  # listed once per item, not per label
+    rows = [[item_values.count(label) for label in labels] for item_values in values]
     return labels, rows, len(by_item) - len(complete)
 
 
 def _single_labels(item: str, by_coder: Mapping[str, Any]) -> dict[str, Any]:
-    labels = {coder: _one_label(item, coder, value) for coder, value in by_coder.items()}
-    return {coder: label for coder, label in labels.items() if label is not None}
+    labels = {}
+    for coder, value in by_coder.items():
+        if type(value) is frozenset and len(value) == 1:  # the usual case, taken fast
+            (label,) = value
+        else:
+            label = _one_label(item, coder, value)
+        if label is not None:
+            labels[coder] = label
+    return labels
 
 
 def _one_label(item: str, coder: str, value: Any) -> Any:
@@ -721,7 +746,9 @@ def _masi_distances(values: list[frozenset]) -> tuple[Callable, Callable]:
 
 
 def _complete_pairs(a: Sequence[Any], b: Sequence[Any]) -> list[tuple[Any, Any]]:
-    return [(x, y) for x, y in zip(a, b) if not _is_missing(x) and not _is_missing(y)]
+    # Labels are nearly always strings, never missing: checked first, as this runs per item.
+    return [(x, y) for x, y in zip(a, b)
+            if (type(x) is str or not _is_missing(x)) and (type(y) is str or not _is_missing(y))]
 
 
 def _is_missing(value: Any) -> bool:

@@ -37,7 +37,9 @@ who finished the item gave the same codes (``None`` counting as no codes).
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import json
 import sqlite3
 from collections import Counter
@@ -105,8 +107,9 @@ class Unit:
     round: str | None
     codes: dict[str, frozenset | None]
 
-    @property
+    @functools.cached_property
     def agreed(self) -> bool:
+        # Cached: a unit never changes once built, and reports ask this many times per unit.
         return len({codes or frozenset() for codes in self.codes.values()}) == 1
 
     @property
@@ -115,8 +118,12 @@ class Unit:
         return any(codes is not None for codes in self.codes.values())
 
     def basis(self) -> str:
-        return _json({coder: sorted(codes) if codes is not None else None
-                      for coder, codes in sorted(self.codes.items())})
+        return _json(self.basis_value())
+
+    def basis_value(self) -> dict[str, list[str] | None]:
+        """basis() before it becomes JSON."""
+        return {coder: sorted(codes) if codes is not None else None
+                for coder, codes in sorted(self.codes.items())}
 
 
 @dataclass
@@ -149,6 +156,20 @@ def _parse(text: str, source: str) -> Codebook:
         return parse_codebook(text, source)  # again, to name the file in the message
 
 
+@contextlib.contextmanager
+def paused_gc():
+    """Cyclic garbage collection paused. Merging and reporting build hundreds of thousands of
+    small objects (units, dicts, sets) and no reference cycles; the collections they trigger
+    rescan every live object again and again, a good part of a large study's time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _json(value) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
@@ -172,6 +193,9 @@ class MergedStore:
             self.close()
             raise
         self._codebook: Codebook | None = None
+        # The units as merge_sessions just wrote them: the merge and its report then read the
+        # codings once, not twice (only a merge changes codings).
+        self._merged_units: list[Unit] | None = None
         self.check: MergeCheck | None = None  # set by merge_sessions
 
     def _check_and_migrate(self) -> None:
@@ -294,9 +318,9 @@ class MergedStore:
 
     def units(self) -> list[Unit]:
         """Every item coded (finished) by at least one coder, in every dimension, in order."""
-        codebook = self.codebook
-        dimensions = [(d.id, [(required, frozenset(codes)) for required, codes in d.requires.items()])
-                      for d in codebook.dimensions]
+        if self._merged_units is not None:
+            return list(self._merged_units)
+        dimensions = self.codebook.dimensions
         finished: dict[str, list[str]] = {}
         for item_id, coder in self.db.execute(
                 "select item_id, coder from assignments where status = 'coded' order by coder"):
@@ -313,18 +337,11 @@ class MergedStore:
             if not coders:
                 continue
             by_coder = [(coder, codings.get((item_id, coder), {})) for coder in coders]
-            for dimension_id, requires in dimensions:
-                codes: dict[str, frozenset | None] = {}
-                asked = False
-                for coder, labels in by_coder:
-                    # Dimension.applies, inlined: this loop runs for every item, coder and dimension.
-                    if all(labels.get(required, empty) & wanted for required, wanted in requires):
-                        codes[coder] = labels.get(dimension_id, empty)
-                        asked = True
-                    else:
-                        codes[coder] = None
-                if asked:
-                    units.append(Unit(item_id, dimension_id, item_round, codes))
+            for dimension in dimensions:
+                codes = {coder: labels.get(dimension.id, empty) if dimension.applies(labels) else None
+                         for coder, labels in by_coder}
+                if any(c is not None for c in codes.values()):
+                    units.append(Unit(item_id, dimension.id, item_round, codes))
         return units
 
     def ratings(self, dimension: str, round_name: str | None = None,
@@ -347,8 +364,11 @@ class MergedStore:
         return self._decision_dict(dict(zip([d[0] for d in row.description], found)))
 
     def decisions(self) -> dict[tuple[str, str], dict]:
+        # Plain SQL: sqlite-utils' row dicts cost more than the rows on large studies.
+        cursor = self.db.execute("select * from decisions")
+        columns = [d[0] for d in cursor.description]
         return {(row["item_id"], row["dimension"]): self._decision_dict(row)
-                for row in self.db["decisions"].rows}
+                for row in (dict(zip(columns, values)) for values in cursor)}
 
     @staticmethod
     def _decision_dict(row: dict) -> dict:
@@ -369,12 +389,11 @@ class MergedStore:
     def applicable(self, unit: Unit, finals: dict[tuple[str, str], set[str] | None]) -> bool | None:
         """Whether the dimension is asked given the final codes of the dimensions it requires
         (None: not known yet, a required dimension is still undecided)."""
-        dimension = self.codebook.dimension(unit.dimension)
-        for required, codes in dimension.requires.items():
+        for required, codes in self.codebook.dimension(unit.dimension).required:
             final = finals.get((unit.item_id, required), set())
             if final is None:
                 return None
-            if not final & set(codes):
+            if not final & codes:
                 return False
         return True
 
@@ -427,8 +446,10 @@ class MergedStore:
 
     def is_stale(self, unit: Unit, decision: dict | None) -> bool:
         """A decision taken before the coders changed their codes."""
+        # Compared parsed, not as JSON texts: the same answer for a basis of code lists
+        # (what decide stores), without writing JSON for every decided unit of a report.
         return bool(decision and decision.get("basis") is not None
-                    and _json(decision["basis"]) != unit.basis())
+                    and decision["basis"] != unit.basis_value())
 
     # --- deciding ------------------------------------------------------------------------
 
@@ -545,14 +566,14 @@ class MergedStore:
                 found = existing.get(key)
                 if found is not None and found[0] != AUTO:
                     continue
-                basis = unit.basis()
-                if found is not None and (not unit.agreed or found[1] != basis):
+                if found is not None and (not unit.agreed or found[1] != unit.basis()):
                     previous = self.decision(*key)
                     self.db.execute("delete from decisions where item_id = ? and dimension = ?", list(key))
                     self._log(*key, "withdraw", None, AUTO, None, "the coders' codes changed", previous, at)
                     withdrawn += 1
                     found = None
                 if found is None and unit.agreed:
+                    basis = unit.basis()  # only here: most units need no JSON basis
                     codes = next(iter(unit.codes.values())) or frozenset()
                     coders = sorted(unit.codes)
                     if len(coders) == 1:
@@ -612,8 +633,8 @@ def _read_session(path: Path) -> _Session:
         # SessionStore.is_coded's rule (every dimension asked has a code), on labels read once.
         coded = set()
         for item_id, by_dimension in labels.items():
-            asked = [d for d in codebook.dimensions if d.applies(by_dimension)]
-            if asked and all(by_dimension.get(d.id) for d in asked):
+            asked = [d.id for d in codebook.dimensions if d.applies(by_dimension)]
+            if asked and all(by_dimension.get(dim_id) for dim_id in asked):
                 coded.add(item_id)
         status = {}
         for item_id in items:
@@ -761,6 +782,12 @@ def merge_sessions(paths: Iterable[Path | str], out_path: Path | str, allow_mism
     under the same id, unless allow_mismatch. Returns the open MergedStore; ``.check`` holds
     what the checks found.
     """
+    with paused_gc():
+        return _merge_sessions(paths, out_path, allow_mismatch, auto_agree)
+
+
+def _merge_sessions(paths: Iterable[Path | str], out_path: Path | str, allow_mismatch: bool,
+                    auto_agree: bool) -> MergedStore:
     paths = [Path(p) for p in paths]
     if not paths:
         raise UserError("no session files to merge: pass SESSION.db files, or --study DIR with sessions/*.db.")
@@ -802,9 +829,8 @@ def merge_sessions(paths: Iterable[Path | str], out_path: Path | str, allow_mism
     try:
         item_rows = []
         for position, item_id in enumerate(ordered, start=1):
-            row = {name: items[item_id].get(name) for name in ITEM_COLUMNS}
-            row["position"] = position
-            item_rows.append(tuple(row[name] for name in ITEM_COLUMNS))
+            item = items[item_id]
+            item_rows.append(tuple(position if name == "position" else item.get(name) for name in ITEM_COLUMNS))
         round_counts = Counter(items[i]["round"] for i in ordered)
         assignments, codings, memos = [], [], []
         for session in sessions:
@@ -852,6 +878,8 @@ def merge_sessions(paths: Iterable[Path | str], out_path: Path | str, allow_mism
 
         merged._write(write)
         merged._codebook = None
+        merged._merged_units = None
+        merged._merged_units = merged.units()
         if auto_agree:
             merged.auto_agree()
     except BaseException:

@@ -26,7 +26,7 @@ import json
 from collections import Counter
 
 from annotator import __version__, agreement
-from annotator.merge import AUTO, MergedStore, Unit
+from annotator.merge import AUTO, MergedStore, Unit, paused_gc
 from annotator.store import now
 from annotator.taxonomy import Dimension
 
@@ -85,9 +85,11 @@ def dimension_agreement(dimension: Dimension, units: list[Unit]) -> dict:
             "codes": _strip(code_level), "themes": _strip(theme_level)}
 
 
-def _after(dimension: Dimension, units: list[Unit], decisions: dict, finals: dict, merged: MergedStore) -> dict:
-    """Reconciliation state and each coder's agreement with the final codes."""
-    applicable = [u for u in units if merged.applicable(u, finals) is not False]
+def _after(dimension: Dimension, units: list[Unit], decisions: dict, merged: MergedStore,
+           applies: dict[tuple[str, str], bool | None], decided_codes: dict[tuple[str, str], frozenset]) -> dict:
+    """Reconciliation state and each coder's agreement with the final codes. (applies:
+    merged.applicable of each unit; decided_codes: each decision's codes, frozen.)"""
+    applicable = [u for u in units if applies[(u.item_id, u.dimension)] is not False]
     disagreeing = [u for u in applicable if not u.agreed]
     decided = [u for u in applicable if (u.item_id, u.dimension) in decisions]
     methods = Counter(decisions[(u.item_id, u.dimension)]["method"].split(":")[0] for u in decided)
@@ -96,7 +98,7 @@ def _after(dimension: Dimension, units: list[Unit], decisions: dict, finals: dic
     codes = [code.id for code in dimension.walk()]
     versus = []
     for coder in coders:
-        pairs = [(u.codes[coder], frozenset(decisions[(u.item_id, u.dimension)]["codes"]))
+        pairs = [(u.codes[coder], decided_codes[(u.item_id, u.dimension)])
                  for u in decided if u.codes.get(coder) is not None]
         if dimension.multi:
             record = agreement.pairwise_agreement([[mine, final] for mine, final in pairs])
@@ -120,9 +122,13 @@ def _after(dimension: Dimension, units: list[Unit], decisions: dict, finals: dic
     }
 
 
+def _decided_codes(decisions: dict) -> dict[tuple[str, str], frozenset]:
+    return {key: frozenset(decision["codes"]) for key, decision in decisions.items()}
+
+
 def _disagreement_entry(unit: Unit, dimension: Dimension, item: dict, decision: dict | None,
-                        applies: bool | None) -> dict:
-    rollup = _rollup(dimension)
+                        applies: bool | None, rollup: dict[str, str], hierarchical: bool) -> dict:
+    # rollup and hierarchical come from the caller: the same for every unit of a dimension.
     theme_sets = {frozenset(rollup.get(c, c) for c in (codes or ())) for codes in unit.codes.values()}
     return {
         "item_id": unit.item_id,
@@ -130,7 +136,7 @@ def _disagreement_entry(unit: Unit, dimension: Dimension, item: dict, decision: 
         "title": item.get("title") or "",
         "dimension": unit.dimension,
         "codes": {coder: (sorted(codes) if codes is not None else None) for coder, codes in sorted(unit.codes.items())},
-        "themes_agree": len(theme_sets) == 1 if _hierarchical(dimension) else None,
+        "themes_agree": len(theme_sets) == 1 if hierarchical else None,
         "applies": applies,
         "decision": None if decision is None else {
             "codes": sorted(decision["codes"]), "method": decision["method"],
@@ -141,6 +147,11 @@ def _disagreement_entry(unit: Unit, dimension: Dimension, item: dict, decision: 
 
 def build_report(merged: MergedStore) -> dict:
     """The whole report as a JSON-ready dict (see docs/merge-json.md)."""
+    with paused_gc():
+        return _build_report(merged)
+
+
+def _build_report(merged: MergedStore) -> dict:
     codebook = merged.codebook
     units = merged.units()
     decisions = merged.decisions()
@@ -154,15 +165,25 @@ def build_report(merged: MergedStore) -> dict:
         keys.append(NO_ROUND)
     keys.append(ALL)
 
+    # Each unit's applicability, once: every round of its dimension and its disagreement ask it.
+    applies = {(u.item_id, u.dimension): merged.applicable(u, finals) for u in units}
+    decided_codes = _decided_codes(decisions)
+    by_dimension: dict[str, list[Unit]] = {}
+    for unit in units:
+        by_dimension.setdefault(unit.dimension, []).append(unit)
+
     dimensions = []
     disagreements = []
     for dimension in codebook.dimensions:
-        mine = [u for u in units if u.dimension == dimension.id]
+        mine = by_dimension.get(dimension.id, [])
+        by_round: dict[str, list[Unit]] = {}
+        for unit in mine:
+            by_round.setdefault(_round_key(unit), []).append(unit)
         per_round = {}
         for key in keys:
-            chosen = mine if key == ALL else [u for u in mine if _round_key(u) == key]
+            chosen = mine if key == ALL else by_round.get(key, [])
             entry = dimension_agreement(dimension, chosen)
-            entry["after"] = _after(dimension, chosen, decisions, finals, merged)
+            entry["after"] = _after(dimension, chosen, decisions, merged, applies, decided_codes)
             per_round[key] = entry
         dimensions.append({
             "id": dimension.id, "name": dimension.name, "kind": dimension.kind,
@@ -171,11 +192,13 @@ def build_report(merged: MergedStore) -> dict:
             "themes": [code.id for code in dimension.codes] if (dimension.multi or _hierarchical(dimension)) else None,
             "rounds": per_round,
         })
+        rollup, hierarchical = _rollup(dimension), _hierarchical(dimension)
         for unit in mine:
             if not unit.agreed:
                 disagreements.append(_disagreement_entry(
                     unit, dimension, {"title": titles.get(unit.item_id)},
-                    decisions.get((unit.item_id, unit.dimension)), merged.applicable(unit, finals)))
+                    decisions.get((unit.item_id, unit.dimension)), applies[(unit.item_id, unit.dimension)],
+                    rollup, hierarchical))
 
     coded_by = Counter()
     incomplete = []

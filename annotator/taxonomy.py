@@ -14,6 +14,7 @@ codebook keeps every letter and digit.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -24,6 +25,7 @@ from typing import Any, Iterator
 from annotator.errors import UserError
 
 MAX_DEPTH = 3
+_NO_CODES: frozenset[str] = frozenset()
 KEY_PATTERN = re.compile(r"^[a-z0-9]$")
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 KINDS = ("single", "multi")
@@ -109,9 +111,15 @@ class Dimension:
             path.insert(0, code)
         return path
 
+    @functools.cached_property
+    def required(self) -> tuple[tuple[str, frozenset[str]], ...]:
+        """``requires`` frozen once: applies() runs for every item, coder and dimension of a merge.
+        (A codebook is not changed once read; a change makes a new one.)"""
+        return tuple((dim, frozenset(codes)) for dim, codes in self.requires.items())
+
     def applies(self, labels: dict[str, set[str]]) -> bool:
         """Whether this dimension is asked for an item, given its labels in other dimensions."""
-        return all(labels.get(dim, set()) & set(codes) for dim, codes in self.requires.items())
+        return all(labels.get(dim, _NO_CODES) & codes for dim, codes in self.required)
 
 
 @dataclass
