@@ -6,6 +6,7 @@ Each bench_*.py module has run() -> list of rows {name, value, unit, spread, tar
 from __future__ import annotations
 
 import importlib
+import re
 import platform
 import os
 import sys
@@ -19,6 +20,16 @@ SUITES = ["coding", "collect", "merge"]
 
 def machine() -> str:
     return f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}"
+
+
+def met(row: dict) -> str:
+    """'yes'/'NO' from the row's own verdict, or from a numeric target (value <= target)."""
+    ok = row.get("ok")
+    bound = re.match(r"\s*(<=|=)\s*([\d.]+)", str(row.get("target", "")))
+    if ok is None and bound:  # "<= 15" or "= 51 (listing + comment pages)"
+        limit = float(bound.group(2))
+        ok = row["value"] <= limit if bound.group(1) == "<=" else row["value"] == limit
+    return "-" if ok is None else ("yes" if ok else "NO")
 
 
 def main(argv: list[str]) -> None:
@@ -37,8 +48,8 @@ def main(argv: list[str]) -> None:
         for row in module.run():
             value = row["value"]
             shown = f"{value:.3g} {row['unit']}" if isinstance(value, float) else f"{value} {row['unit']}"
-            table.add_row(suite, row["name"], shown, str(row.get("spread", "-")), row.get("target", ""),
-                          "yes" if row.get("ok") else "NO")
+            table.add_row(suite, row["name"], shown, str(row.get("spread", "-")), str(row.get("target", "")),
+                          met(row))
     Console().print(table)
 
 
