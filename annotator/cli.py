@@ -106,7 +106,7 @@ def _taxonomy_path(taxonomy_file: Path | None) -> Path:
 @taxonomy_argument
 def taxonomy_check(taxonomy_file: Path | None):
     """Validate a codebook; each problem as FILE:LINE: message."""
-    from annotator.taxonomy import load_codebook
+    from annotator.codebook.model import load_codebook
 
     path = _taxonomy_path(taxonomy_file)
     codebook = load_codebook(path)
@@ -120,14 +120,15 @@ def taxonomy_show(taxonomy_file: Path | None):
     """Print the codebook as a tree with keys and definitions."""
     from rich.console import Console
 
-    from annotator.taxonomy import load_codebook, render_tree
+    from annotator.codebook.model import load_codebook
+    from annotator.render.codebook import render_tree
 
     Console().print(render_tree(load_codebook(_taxonomy_path(taxonomy_file))))
 
 
 # --- codebook change commands ---
 # Each change edits taxonomy.yaml (comments and order kept), records it in taxonomy.changes.yaml
-# and carries it into every session of the study (see annotator/codebook_changes.py).
+# and carries it into every session of the study (see annotator/codebook/changes.py).
 
 
 def _change_options(func):
@@ -145,7 +146,7 @@ def _why_option(func):
 def _run_changes(study_dir: Path, changes, coder: str | None, dry_run: bool, skip_locked: bool) -> None:
     import getpass
 
-    from annotator.codebook_changes import applied_lines, apply_changes
+    from annotator.codebook.changes import applied_lines, apply_changes
 
     applied = apply_changes(study_dir, changes, by=coder or getpass.getuser(), dry_run=dry_run,
                             skip_locked=skip_locked)
@@ -162,7 +163,7 @@ def _run_changes(study_dir: Path, changes, coder: str | None, dry_run: bool, ski
 @_change_options
 def taxonomy_rename(code, new_id, name, key, why, study_dir, coder, dry_run, skip_locked):
     """Rename a code (CODE or DIMENSION/CODE): its id, name and/or key."""
-    from annotator.codebook_changes import Change
+    from annotator.codebook.changes import Change
 
     _run_changes(study_dir, [Change("rename", code, why, new_id=new_id or "", name=name or "", key=key or "")],
                  coder, dry_run, skip_locked)
@@ -175,7 +176,7 @@ def taxonomy_rename(code, new_id, name, key, why, study_dir, coder, dry_run, ski
 @_change_options
 def taxonomy_merge(codes, into, why, study_dir, coder, dry_run, skip_locked):
     """Merge codes into another; their labels follow."""
-    from annotator.codebook_changes import Change
+    from annotator.codebook.changes import Change
 
     _run_changes(study_dir, [Change("merge", codes[0], why, sources=list(codes), into=into)],
                  coder, dry_run, skip_locked)
@@ -194,7 +195,7 @@ def taxonomy_split(code, targets, items_file, why, study_dir, coder, dry_run, sk
 
     Items go where --items says; the others lose the code and are flagged 'recode'.
     """
-    from annotator.codebook_changes import Change, parse_target, read_item_mapping
+    from annotator.codebook.changes import Change, parse_target, read_item_mapping
 
     items = read_item_mapping(items_file) if items_file else {}
     _run_changes(study_dir, [Change("split", code, why, targets=[parse_target(t) for t in targets], items=items)],
@@ -209,7 +210,7 @@ def taxonomy_split(code, targets, items_file, why, study_dir, coder, dry_run, sk
 @_change_options
 def taxonomy_move(code, parent, key, why, study_dir, coder, dry_run, skip_locked):
     """Move a code under another theme, or to the top level."""
-    from annotator.codebook_changes import Change
+    from annotator.codebook.changes import Change
 
     _run_changes(study_dir, [Change("move", code, why, parent=parent, key=key or "")], coder, dry_run, skip_locked)
 
@@ -220,7 +221,7 @@ def taxonomy_move(code, parent, key, why, study_dir, coder, dry_run, skip_locked
 @_change_options
 def taxonomy_retire(code, why, study_dir, coder, dry_run, skip_locked):
     """Retire a code: kept with its labels, no longer offered."""
-    from annotator.codebook_changes import Change
+    from annotator.codebook.changes import Change
 
     _run_changes(study_dir, [Change("retire", code, why)], coder, dry_run, skip_locked)
 
@@ -239,7 +240,7 @@ def taxonomy_retire(code, why, study_dir, coder, dry_run, skip_locked):
 def taxonomy_add(code, name, parent, key, definition, include, exclude, example, why, study_dir, coder,
                  dry_run, skip_locked):
     """Add a code to the codebook (and to every session's codebook)."""
-    from annotator.codebook_changes import Change
+    from annotator.codebook.changes import Change
 
     texts = {"definition": definition, "include": include, "exclude": exclude, "example": example}
     _run_changes(study_dir, [Change("add", code, why, name=name, parent=parent or "", key=key or "", texts=texts)],
@@ -253,9 +254,9 @@ def taxonomy_apply(changes_file, study_dir, coder, dry_run, skip_locked):
     """Apply a YAML file of codebook changes, in order.
 
     The file is a list of rename / merge / split / move / retire / add entries, each with
-    a `why` (see annotator/codebook_changes.py:parse_changes).
+    a `why` (see annotator/codebook/changes.py:parse_changes).
     """
-    from annotator.codebook_changes import parse_changes
+    from annotator.codebook.changes import parse_changes
 
     changes = parse_changes(changes_file.read_text(encoding="utf-8"), str(changes_file), changes_file.parent)
     _run_changes(study_dir, changes, coder, dry_run, skip_locked)
@@ -271,7 +272,7 @@ def taxonomy_sync(sessions, dry_run, skip_locked, study_dir):
 
     Sessions (default: all of the study's) are mapped through the recorded changes.
     """
-    from annotator.codebook_changes import sync_sessions
+    from annotator.codebook.changes import sync_sessions
 
     for outcome in sync_sessions(study_dir, list(sessions) or None, dry_run=dry_run, skip_locked=skip_locked):
         click.echo(outcome.summary())
@@ -289,7 +290,7 @@ def taxonomy_pull(sessions, study_dir, coder, dry_run, skip_locked):
     """
     import getpass
 
-    from annotator.codebook_changes import applied_lines, pull_proposed
+    from annotator.codebook.changes import applied_lines, pull_proposed
 
     pulled = pull_proposed(study_dir, list(sessions) or None, by=coder or getpass.getuser(), dry_run=dry_run,
                            skip_locked=skip_locked)
@@ -318,7 +319,7 @@ def taxonomy_doc(out_file, study_dir):
     Definitions, include/exclude criteria, examples, how often each code was used so far,
     and the recorded changes.
     """
-    from annotator.codebook_changes import render_doc
+    from annotator.codebook.changes import render_doc
 
     text = render_doc(study_dir)
     if out_file is None:
@@ -336,7 +337,7 @@ def taxonomy_diff(old, new):
 
     Each of OLD and NEW is a taxonomy file, a session (its newest codebook) or SESSION.db@VERSION.
     """
-    from annotator.codebook_changes import diff_codebooks, load_codebook_ref
+    from annotator.codebook.changes import diff_codebooks, load_codebook_ref
 
     (a, a_label), (b, b_label) = load_codebook_ref(old), load_codebook_ref(new)
     lines = diff_codebooks(a, b)
@@ -349,7 +350,7 @@ def taxonomy_diff(old, new):
 @study_option
 def taxonomy_log(study_dir):
     """The codebook's recorded changes: version, date, who, what, why."""
-    from annotator.codebook_changes import history_lines, load_history
+    from annotator.codebook.changes import history_lines, load_history
     from annotator.study import Study
 
     for line in history_lines(load_history(Study(study_dir).require().taxonomy_path)):
@@ -365,9 +366,11 @@ def code_command(study_dir: Path, coder: str | None, session_file: Path | None):
     """Code items in the terminal; resumes where you stopped.
 
     Every key is saved at once."""
-    from annotator.coding import open_coder_session, run_coding_tui
+    from annotator.coding.open import open_coder_session
 
     store = open_coder_session(study_dir, coder, session_file)
+    from annotator.tui.run import run_coding_tui  # only once the session is open: a refusal stays fast
+
     run_coding_tui(store)
 
 
@@ -379,7 +382,7 @@ def code_command(study_dir: Path, coder: str | None, session_file: Path | None):
 @click.option("--no-open", is_flag=True, help="Only prepare the demo study and print where it is.")
 def demo_command(directory: Path | None, coder: str | None, reset: bool, no_open: bool):
     """Code the bundled demo study (44 issues)."""
-    from annotator.coding import open_coder_session, run_coding_tui
+    from annotator.coding.open import open_coder_session
     from annotator.demo import prepare_demo_study
 
     study = prepare_demo_study(directory, reset=reset)
@@ -387,7 +390,10 @@ def demo_command(directory: Path | None, coder: str | None, reset: bool, no_open
     if no_open:
         click.echo(str(study.root))
         return
-    run_coding_tui(open_coder_session(study.root, coder or "you", None))
+    store = open_coder_session(study.root, coder or "you", None)
+    from annotator.tui.run import run_coding_tui
+
+    run_coding_tui(store)
 
 
 
@@ -402,7 +408,7 @@ def demo_command(directory: Path | None, coder: str | None, reset: bool, no_open
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for who double codes what.")
 def assign_command(sample: str, study_dir: Path, coders: str, rounds: str, overlap: str | None, seed: int):
     """Give coders blind sessions of a sample, in rounds."""
-    from annotator.assign import assign_sample
+    from annotator.sampling.assign import assign_sample
     from annotator.study import Study
 
     names = [c.strip() for c in coders.split(",") if c.strip()]
@@ -424,7 +430,7 @@ def assign_command(sample: str, study_dir: Path, coders: str, rounds: str, overl
 
 
 def _corpus(study_dir: Path, *, must_exist: bool = False):
-    from annotator.corpus import CorpusStore
+    from annotator.collect.corpus import CorpusStore
     from annotator.study import Study
 
     path = Study(study_dir).corpus_path
@@ -466,7 +472,7 @@ def fetch_command(repos, since, state, no_comments, api_url, max_wait, token_fil
     Resumable and incremental: run the same command again to continue an interrupted fetch or
     to get what changed since the last one.
     """
-    from annotator.github_fetch import FetchOptions, RichReporter, fetch_repos, parse_repo, parse_since
+    from annotator.collect.github import FetchOptions, RichReporter, fetch_repos, parse_repo, parse_since
 
     names = list(dict.fromkeys(parse_repo(r) for r in repos))
     options = FetchOptions(api_url=api_url.rstrip("/"), token=_github_token(token_file), state=state,
@@ -501,7 +507,7 @@ def import_command(files, strict, study_dir):
     state_reason, author, labels (;-separated), created_at, updated_at, closed_at, url.
     Importing again updates and never duplicates; bad rows are reported and skipped.
     """
-    from annotator.importing import SHOWN_PROBLEMS, import_files
+    from annotator.collect.dumps import SHOWN_PROBLEMS, import_files
 
     with _corpus(study_dir) as store:
         reports = import_files(store, list(files), strict=strict)
@@ -587,7 +593,7 @@ def sample_command(name, confidence, margin, size, take_all, stratify, where, se
     The size is Cochran's (95% confidence, 5% margin) unless --size or --all says otherwise.
     The same corpus, options and --seed draw the same sample on any machine.
     """
-    from annotator.sampling import SizeRule, draw_sample, top_up
+    from annotator.sampling.draw import SizeRule, draw_sample, top_up
     from annotator.study import Study
 
     study = Study(study_dir)
@@ -699,7 +705,7 @@ def report_command(study_arg, study_dir, out_dir, include_not_planned, unit, no_
     (Kruskal-Wallis, Dunn-Holm, Cliff's delta; an issue counts in each of its themes). Printed
     here, and written as Markdown, CSV, JSON, PNG and SVG to STUDY/reports.
     """
-    from annotator.analysis import run_report
+    from annotator.analysis.report import run_report
 
     run_report(_analysis_study(study_arg, study_dir), out_dir,
                include_not_planned=include_not_planned, unit=unit, figures=not no_figures,
@@ -713,8 +719,8 @@ def report_command(study_arg, study_dir, out_dir, include_not_planned, unit, no_
 @study_option
 def methods_command(study_arg, study_dir):
     """Print the methods paragraph, each number with its source."""
-    from annotator.analysis import build_report
-    from annotator.methods import methods_paragraph
+    from annotator.analysis.report import build_report
+    from annotator.analysis.methods import methods_paragraph
 
     study = _analysis_study(study_arg, study_dir)
     try:
@@ -756,8 +762,8 @@ def merge_command(sessions, study_dir, out_path, fmt, allow_mismatch, no_auto_ag
     Default: every session in STUDY/sessions into STUDY/merged.db. Running it again refreshes
     the coders' codes and keeps every reconciliation decision.
     """
-    from annotator.merge import merge_sessions
-    from annotator.report_agreement import build_report, render
+    from annotator.agreement.merge import merge_sessions
+    from annotator.agreement.report import build_report, render
     from annotator.study import Study
 
     study = Study(study_dir)
@@ -795,7 +801,7 @@ def import_labels_command(csv_file, coder, study_dir, out_path):
     optionally memo and round. Every problem is reported with its line; nothing is written
     unless the whole file is good.
     """
-    from annotator.labels_import import import_labels
+    from annotator.coding.labels_import import import_labels
     from annotator.study import Study
 
     result = import_labels(csv_file, coder, Study(study_dir), out_path)
@@ -844,7 +850,7 @@ def _login_name() -> str | None:
               help="qdpx: whose codings to include (every coder's, the final codes, or both).")
 def export_command(merged_file, study_dir, fmt, out_path, codings):
     """Export final codes: CSV, JSON Lines, REFI-QDA."""
-    from annotator.export import export
+    from annotator.exchange.export import export
 
     for path in export(_merged_file(merged_file, study_dir), fmt, out_path, codings=codings):
         click.echo(str(path))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from importlib import resources
 
-from annotator.items import is_pull_request, item_from_rest, repo_from_url
+from annotator.collect.items import is_pull_request, item_from_rest, repo_from_url
 
 
 def _demo_json(name: str):
@@ -63,7 +63,7 @@ def prepare_demo_study(directory=None, reset: bool = False):
         shutil.rmtree(root)
     study = Study.init(root)
     if not study.corpus_path.exists():
-        from annotator.corpus import CorpusStore
+        from annotator.collect.corpus import CorpusStore
 
         with CorpusStore(study.corpus_path) as corpus:
             corpus.upsert_items(demo_items(), source="demo")
@@ -73,8 +73,8 @@ def prepare_demo_study(directory=None, reset: bool = False):
 
 
 def _simulate_and_reconcile(study) -> None:
-    from annotator.merge import MergedStore, merge_sessions
-    from annotator.simulate import simulate_coder_sessions
+    from annotator.agreement.merge import MergedStore, merge_sessions
+    from annotator.coding.simulate import simulate_coder_sessions
 
     truth = demo_truth()
     items = demo_items()

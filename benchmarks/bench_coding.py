@@ -39,8 +39,8 @@ def make_items(n: int, body_bytes: int = 3_000) -> list[dict]:
 
 
 def make_session(folder: Path, items: list[dict]) -> Path:
-    from annotator.store import SessionStore
-    from annotator.taxonomy import load_codebook
+    from annotator.coding.session import SessionStore
+    from annotator.codebook.model import load_codebook
 
     path = Path(tempfile.mkdtemp(dir=folder)) / "bench.db"
     SessionStore.create(path, coder="bench", codebook=load_codebook(TAXONOMY), items=items).close()
@@ -72,7 +72,7 @@ def bench_cold_start(runs: int = 15) -> dict:
 FIRST_PAINT_DRIVER = r"""
 import asyncio, sys, time
 t0 = float(sys.argv[2])
-from annotator.store import SessionStore
+from annotator.coding.session import SessionStore
 from annotator.tui.app import build_coding_app
 from annotator.tui.messages import ItemShown
 
@@ -109,7 +109,7 @@ def bench_first_paint(folder: Path, runs: int = 7) -> dict:
 async def _keystrokes(session: Path, presses: int) -> list[float]:
     from textual.events import Key
 
-    from annotator.store import SessionStore
+    from annotator.coding.session import SessionStore
     from annotator.tui.app import build_coding_app
     from annotator.tui.messages import LabelRecorded
 
@@ -143,7 +143,7 @@ def bench_keystroke(folder: Path, presses: int = 300) -> dict:
 
 
 async def _next_item(session: Path, rounds: int) -> list[float]:
-    from annotator.store import SessionStore
+    from annotator.coding.session import SessionStore
     from annotator.tui.app import build_coding_app
 
     store = SessionStore(session)
@@ -176,7 +176,7 @@ def bench_next_item(folder: Path, size: int, label: str, target_ms: float, round
 
 RSS_DRIVER = r"""
 import asyncio, resource, sys
-from annotator.store import SessionStore
+from annotator.coding.session import SessionStore
 from annotator.tui.app import build_coding_app
 store = SessionStore(sys.argv[1])
 async def main():

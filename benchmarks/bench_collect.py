@@ -93,8 +93,8 @@ def write_jsonl(path: Path, count: int) -> int:
 _CHILD = """
 import json, resource, sys, time
 started = time.perf_counter()
-from annotator.corpus import CorpusStore
-from annotator.importing import import_files
+from annotator.collect.corpus import CorpusStore
+from annotator.collect.dumps import import_files
 from pathlib import Path
 with CorpusStore(Path(sys.argv[2])) as store:
     [report] = import_files(store, [Path(sys.argv[1])])
@@ -125,8 +125,8 @@ def bench_fetch_requests(folder: Path) -> list[dict]:
     sys.path.insert(0, str(ROOT / "tests"))
     from github_server import FakeGitHub
 
-    from annotator.corpus import CorpusStore
-    from annotator.github_fetch import FetchOptions, fetch_repos
+    from annotator.collect.corpus import CorpusStore
+    from annotator.collect.github import FetchOptions, fetch_repos
 
     rng = random.Random(2)
     with FakeGitHub() as server, CorpusStore(folder / "fetch.db") as store:
@@ -144,8 +144,8 @@ def bench_fetch_requests(folder: Path) -> list[dict]:
 
 
 def bench_sampling(folder: Path) -> list[dict]:
-    from annotator.corpus import CorpusStore
-    from annotator.sampling import SizeRule, draw_sample
+    from annotator.collect.corpus import CorpusStore
+    from annotator.sampling.draw import SizeRule, draw_sample
     from annotator.study import Study
 
     study = Study(folder / "sampling")

@@ -89,9 +89,9 @@ def coder_labels(items: list[dict], coder: int, seed: int = 7) -> list[tuple[str
 
 
 def make_study(folder: Path, n_items: int = N_ITEMS) -> Path:
-    from annotator.store import SessionStore, now
+    from annotator.coding.session import SessionStore, now
     from annotator.study import Study
-    from annotator.taxonomy import parse_codebook
+    from annotator.codebook.model import parse_codebook
 
     study = Study.init(folder)
     study.taxonomy_path.write_text(codebook_yaml(), encoding="utf-8")
@@ -133,8 +133,8 @@ def _spread(values: list[float]) -> str:
 
 
 def run(runs: int = 3, n_items: int = N_ITEMS) -> list[dict]:
-    from annotator.merge import merge_sessions
-    from annotator.report_agreement import build_report
+    from annotator.agreement.merge import merge_sessions
+    from annotator.agreement.report import build_report
     from annotator.study import Study
 
     folder = Path(tempfile.mkdtemp(prefix="annotator-bench-merge-"))
@@ -150,7 +150,7 @@ def run(runs: int = 3, n_items: int = N_ITEMS) -> list[dict]:
         merge()  # first run creates merged.db; the measured runs refresh it (keeping decisions)
         merge_median, merge_times = _median_run(merge, runs)
 
-        from annotator.merge import MergedStore
+        from annotator.agreement.merge import MergedStore
 
         merged = MergedStore(study.merged_path, readonly=True)
         try:

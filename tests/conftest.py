@@ -1,11 +1,11 @@
-"""Shared fixtures: codebooks, items (as annotator/items.py defines them) and a session store."""
+"""Shared fixtures: codebooks, items (as annotator/collect/items.py defines them) and a session store."""
 
 from __future__ import annotations
 
 
 import pytest
 
-from annotator.taxonomy import load_codebook
+from annotator.codebook.model import load_codebook
 from drivers.core_support import DEFAULT_TAXONOMY, SMALL_TAXONOMY, build_items  # noqa: F401
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def make_items():
 def session(tmp_path, small_codebook):
     """A writable SessionStore for coder 'ada' at tmp_path/sessions/ada.db with 10 items coded
     against the small codebook; closed after the test."""
-    from annotator.store import SessionStore
+    from annotator.coding.session import SessionStore
 
     store = SessionStore.create(tmp_path / "sessions" / "ada.db", coder="ada",
                                 codebook=small_codebook, items=build_items(10))

@@ -17,13 +17,13 @@ import pytest
 from click.testing import CliRunner
 
 from annotator.cli import cli
-from annotator.corpus import CorpusStore
+from annotator.collect.corpus import CorpusStore
 from annotator.errors import UserError
-from annotator.merge import merge_sessions
-from annotator.sampling import SizeRule, draw_sample
-from annotator.store import SessionStore
+from annotator.agreement.merge import merge_sessions
+from annotator.sampling.draw import SizeRule, draw_sample
+from annotator.coding.session import SessionStore
 from annotator.study import Study
-from annotator.taxonomy import load_codebook
+from annotator.codebook.model import load_codebook
 
 # A third theme with a single issue, and names that would be markup / mathtext / table syntax
 # if anything parsed them.
@@ -169,7 +169,7 @@ def study(tmp_path_factory) -> Study:
 
 @pytest.fixture(scope="module")
 def report(study):
-    from annotator.analysis import build_report
+    from annotator.analysis.report import build_report
 
     return build_report(study)
 
@@ -257,7 +257,7 @@ def test_across_themes_matches_scipy_and_scikit_posthocs(report):
 def test_include_not_planned_changes_the_counts(study, report):
     from scipy.stats import kruskal, mannwhitneyu
 
-    from annotator.analysis import build_report
+    from annotator.analysis.report import build_report
 
     with_np = build_report(study, include_not_planned=True)
     two = with_np["resolution"]["relevance"]
@@ -275,7 +275,7 @@ def test_include_not_planned_changes_the_counts(study, report):
 def test_hours_and_compare_with_corpus(study, report):
     from scipy.stats import mannwhitneyu
 
-    from annotator.analysis import build_report
+    from annotator.analysis.report import build_report
 
     hours = build_report(study, unit="hours")
     assert hours["resolution"]["relevance"]["groups"]["PTM-related"]["median"] == pytest.approx(
@@ -292,7 +292,7 @@ def test_hours_and_compare_with_corpus(study, report):
 # --- roles of the dimensions ----------------------------------------------------------------
 
 def test_roles_come_from_the_codebook_and_can_be_overridden(study):
-    from annotator.analysis import choose_roles
+    from annotator.analysis.report import choose_roles
 
     codebook = load_codebook(study.taxonomy_path)
     roles = choose_roles(codebook)
@@ -307,8 +307,8 @@ def test_roles_come_from_the_codebook_and_can_be_overridden(study):
 
 
 def test_two_multi_label_dimensions_ask_which_is_thematic(tmp_path):
-    from annotator.analysis import choose_roles
-    from annotator.taxonomy import parse_codebook
+    from annotator.analysis.report import choose_roles
+    from annotator.codebook.model import parse_codebook
 
     codebook = parse_codebook("""\
 name: two
@@ -331,7 +331,7 @@ def _closed(item_id: str, days: float | None, reason: str = "completed") -> dict
 
 
 def test_ties_small_groups_and_no_resolved_issues_are_reported(study):
-    from annotator.analysis import analyse, choose_roles, render_markdown, render_terminal
+    from annotator.analysis.report import analyse, choose_roles, render_markdown, render_terminal
 
     roles = choose_roles(load_codebook(study.taxonomy_path))
     items = {f"o/r#{n}": _closed(f"o/r#{n}", 4) for n in range(1, 6)}  # every time is 4 days
@@ -529,8 +529,8 @@ def test_methods_before_the_merge_describes_the_corpus(tmp_path):
 
 
 def test_no_themes_yet_and_no_screening_dimension(study, tmp_path):
-    from annotator.analysis import analyse, choose_roles, render_markdown, render_terminal, write_report
-    from annotator.taxonomy import parse_codebook
+    from annotator.analysis.report import analyse, choose_roles, render_markdown, render_terminal, write_report
+    from annotator.codebook.model import parse_codebook
 
     roles = choose_roles(load_codebook(study.taxonomy_path))
     items = {f"o/r#{n}": _closed(f"o/r#{n}", n) for n in range(1, 5)}

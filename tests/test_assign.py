@@ -7,11 +7,11 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 
-from annotator.assign import parse_overlap, parse_rounds, plan_assignment, round_names
+from annotator.sampling.assign import parse_overlap, parse_rounds, plan_assignment, round_names
 from annotator.cli import cli
-from annotator.corpus import CorpusStore
+from annotator.collect.corpus import CorpusStore
 from annotator.errors import UserError
-from annotator.store import SessionStore
+from annotator.coding.session import SessionStore
 from annotator.study import Study
 from drivers.core_support import build_items
 

@@ -20,13 +20,13 @@ import sqlite_utils
 from click.testing import CliRunner
 
 from annotator.cli import cli
-from annotator.codebook_changes import (Change, NewCode, apply_changes, changelog_path, diff_codebooks,
+from annotator.codebook.changes import (Change, NewCode, apply_changes, changelog_path, diff_codebooks,
                                         load_history, map_labels_to_latest, map_session_to_latest,
                                         parse_changes, propose_code, pull_proposed, render_doc, suggest_key,
                                         sync_sessions)
 from annotator.errors import UserError
-from annotator.store import SessionStore, migrations
-from annotator.taxonomy import load_codebook, parse_codebook
+from annotator.coding.session import SessionStore, migrations
+from annotator.codebook.model import load_codebook, parse_codebook
 
 TESTS = Path(__file__).parent
 SMALL_TAXONOMY = TESTS / "fixtures" / "small_taxonomy.yaml"
@@ -585,7 +585,7 @@ def test_suggested_keys_avoid_siblings_top_level_keys_and_reserved_keys(small_co
 
 
 def propose_code_for(codebook, key):
-    from annotator.codebook_changes import check_key
+    from annotator.codebook.changes import check_key
 
     check_key(codebook, "challenge", None, key)
 
@@ -782,6 +782,6 @@ def test_a_session_from_before_m002_is_upgraded_keeping_everything(tmp_path, sma
 
 
 def test_the_core_does_not_import_textual():
-    code = ("import sys, annotator.codebook_changes as c; "
+    code = ("import sys, annotator.codebook.changes as c; "
             "assert 'textual' not in sys.modules, 'textual imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])

@@ -6,14 +6,14 @@ import subprocess
 import sys
 import textwrap
 
-from annotator.merge import MergedStore, merge_sessions
-from annotator.store import SessionStore
-from annotator.taxonomy import load_codebook
+from annotator.agreement.merge import MergedStore, merge_sessions
+from annotator.coding.session import SessionStore
+from annotator.codebook.model import load_codebook
 from drivers.core_support import DEFAULT_TAXONOMY, build_items
 
 CODER = textwrap.dedent("""
     import sys
-    from annotator.store import SessionStore
+    from annotator.coding.session import SessionStore
     store = SessionStore(sys.argv[1])
     ids = store.item_ids()
     for n, item_id in enumerate(ids):

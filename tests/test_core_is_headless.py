@@ -20,16 +20,16 @@ PACKAGE = Path(__file__).resolve().parent.parent / "annotator"
 # Never at import time, anywhere in the core.
 HEAVY = ("textual", "github", "sklearn", "scipy", "matplotlib")
 # The modules `annotator code` needs before the first item is painted must also stay clear of
-# pandas and numpy (a second each at start; see annotator/sqlite.py and benchmarks/).
-CODING_PATH = ("annotator.cli", "annotator.store", "annotator.taxonomy", "annotator.items",
-               "annotator.study", "annotator.coding", "annotator.textsafe", "annotator.errors")
-REQUIRED = ("annotator.cli", "annotator.store", "annotator.taxonomy", "annotator.items",
-            "annotator.study", "annotator.coding", "annotator.demo")
+# pandas and numpy (a second each at start; see annotator/db.py and benchmarks/).
+CODING_PATH = ("annotator.cli", "annotator.coding.session", "annotator.codebook.model", "annotator.collect.items",
+               "annotator.study", "annotator.coding.open", "annotator.textsafe", "annotator.errors")
+REQUIRED = ("annotator.cli", "annotator.coding.session", "annotator.codebook.model", "annotator.collect.items",
+            "annotator.study", "annotator.coding.open", "annotator.demo")
 
 
 def core_modules() -> list[str]:
-    names = [f"annotator.{m.name}" for m in pkgutil.iter_modules([str(PACKAGE)])
-             if m.name not in ("tui", "__main__")]
+    names = [m.name for m in pkgutil.walk_packages([str(PACKAGE)], prefix="annotator.")
+             if not m.name.startswith("annotator.tui") and m.name != "annotator.__main__"]
     return sorted(set(names) | set(REQUIRED))
 
 
@@ -38,7 +38,7 @@ import importlib, json, sys
 module, watched = sys.argv[1], sys.argv[2].split(",")
 if "pandas" not in watched:
     # sqlite-utils imports pandas and numpy when installed (a second, and none of them is
-    # watched for this module): load it without them, as annotator/sqlite.py does, to keep
+    # watched for this module): load it without them, as annotator/db.py does, to keep
     # this test fast. It imports nothing that is watched.
     for name in ("pandas", "numpy"):
         sys.modules[name] = None
@@ -82,7 +82,7 @@ def loaded():
 def test_the_required_modules_exist():
     present = set(core_modules()) - set(REQUIRED)
     for name in REQUIRED:
-        assert (PACKAGE / (name.split(".")[1] + ".py")).is_file(), name
+        assert (PACKAGE.parent / (name.replace(".", "/") + ".py")).is_file(), name
     assert present, "module discovery found the rest of the package"
 
 

@@ -8,9 +8,10 @@ import pytest
 from click.testing import CliRunner
 
 from annotator.cli import cli
-from annotator.corpus import CorpusStore, migrations, parse_where
+from annotator.collect.corpus import CorpusStore, migrations
+from annotator.collect.where import parse_where
 from annotator.errors import UserError
-from annotator.sampling import SizeRule, draw_sample
+from annotator.sampling.draw import SizeRule, draw_sample
 from annotator.study import Study
 
 TABLES = {"items", "comments", "pull_requests", "fetch_runs", "fetch_state", "samples", "sample_members",
@@ -56,7 +57,7 @@ def test_a_corpus_from_a_newer_annotator_is_refused(tmp_path):
     path = tmp_path / "corpus.db"
     with CorpusStore(path) as store:
         store.db["_sqlite_migrations"].insert(
-            {"migration_set": "annotator.corpus", "name": "m999_future", "applied_at": "2030"})
+            {"migration_set": "annotator.collect.corpus", "name": "m999_future", "applied_at": "2030"})
     with pytest.raises(UserError, match="newer annotator"):
         CorpusStore(path)
 

@@ -24,7 +24,7 @@ import pytest
 
 from drivers.tui_support import create_session, make_items
 
-from annotator.store import SessionStore
+from annotator.coding.session import SessionStore
 
 DRIVER = Path(__file__).parent / "drivers" / "crash_coder.py"
 TRIALS = 10

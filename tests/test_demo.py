@@ -5,8 +5,8 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from annotator.cli import cli
-from annotator.merge import MergedStore
-from annotator.store import SessionStore
+from annotator.agreement.merge import MergedStore
+from annotator.coding.session import SessionStore
 
 
 def test_demo_study_goes_through_every_stage(tmp_path):

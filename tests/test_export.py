@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from annotator.cli import cli
-from annotator.export import CODEBOOK_NS, PROJECT_NS, export
-from annotator.merge import MergedStore, merge_sessions
+from annotator.exchange.export import CODEBOOK_NS, PROJECT_NS, export
+from annotator.agreement.merge import MergedStore, merge_sessions
 from annotator.textsafe import clean_line
 from fixtures.coders import code_session, make_items, make_study
 from fixtures.hostile import FORBIDDEN_CHARACTERS, HOSTILE

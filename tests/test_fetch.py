@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from github_server import EPOCH, FakeGitHub
 
 from annotator.cli import cli
-from annotator.corpus import CorpusStore
+from annotator.collect.corpus import CorpusStore
 from annotator.errors import UserError
-from annotator.github_fetch import FetchOptions, Reporter, RichReporter, fetch_repos, parse_repo, parse_since
+from annotator.collect.github import FetchOptions, Reporter, RichReporter, fetch_repos, parse_repo, parse_since
 
 TOKEN = "ghp_TestToken0123456789abcdefABCDEF"
 

@@ -1,4 +1,4 @@
-"""annotator.figures: real PNG and SVG files, readable, labelled and reproducible."""
+"""annotator.analysis.figures: real PNG and SVG files, readable, labelled and reproducible."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from annotator import figures, stats
+from annotator.analysis import figures
+from annotator.analysis import statistics as stats
 from annotator.errors import UserError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -9,11 +9,11 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from annotator import importing
+from annotator.collect import dumps as importing
 from annotator.cli import cli
-from annotator.corpus import CorpusStore
+from annotator.collect.corpus import CorpusStore
 from annotator.errors import UserError
-from annotator.importing import import_files, json_values
+from annotator.collect.dumps import import_files, json_values
 
 
 def rest_issue(number: int, repo: str = "o/r", **changes) -> dict:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from annotator.cli import cli
-from annotator.merge import merge_sessions
-from annotator.report_agreement import build_report
-from annotator.store import SessionStore
+from annotator.agreement.merge import merge_sessions
+from annotator.agreement.report import build_report
+from annotator.coding.session import SessionStore
 from fixtures.coders import code_session, make_items, make_study
 
 

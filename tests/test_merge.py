@@ -17,9 +17,9 @@ from click.testing import CliRunner
 
 from annotator.cli import cli
 from annotator.errors import UserError
-from annotator.merge import AUTO, MergedStore, final_codes, merge_sessions
-from annotator.report_agreement import build_report, render_csv, render_markdown, render_table
-from annotator.store import SessionStore
+from annotator.agreement.merge import AUTO, MergedStore, final_codes, merge_sessions
+from annotator.agreement.report import build_report, render_csv, render_markdown, render_table
+from annotator.coding.session import SessionStore
 from fixtures.coders import SMALL_TAXONOMY, code_session, make_items, make_study, relevance_only
 
 # Wikipedia's 50 proposals: yes-yes 20, yes-no 5, no-yes 10, no-no 15 -> kappa 0.4.
@@ -440,15 +440,15 @@ def test_table_never_parses_names_as_markup(tmp_path):
 
 
 def test_merge_modules_import_light():
-    code = ("import sys, annotator.merge, annotator.report_agreement, annotator.export, annotator.labels_import, "
-            "annotator.simulate; print(sorted({m.split('.')[0] for m in sys.modules} & "
+    code = ("import sys, annotator.agreement.merge, annotator.agreement.report, annotator.exchange.export, annotator.coding.labels_import, "
+            "annotator.coding.simulate; print(sorted({m.split('.')[0] for m in sys.modules} & "
             "{'sklearn', 'scipy', 'textual', 'statsmodels', 'krippendorff', 'matplotlib'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
 
 def test_simulated_coders_make_finished_sessions_with_rounds_and_seeded_disagreements(tmp_path):
-    from annotator.simulate import simulate_coder_sessions
+    from annotator.coding.simulate import simulate_coder_sessions
 
     study = make_study(tmp_path / "study")
     items = make_items(30)

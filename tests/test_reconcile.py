@@ -15,8 +15,8 @@ from drivers.tui_support import MessageLog, screen_lines, screen_text, wait_for,
 from fixtures.coders import code_session, make_items, make_study
 from fixtures.hostile import FORBIDDEN_CHARACTERS, HOSTILE
 
-from annotator.merge import AUTO, MergedStore, merge_sessions
-from annotator.report_agreement import build_report
+from annotator.agreement.merge import AUTO, MergedStore, merge_sessions
+from annotator.agreement.report import build_report
 from annotator.tui.messages import DecisionSaved, UnitShown
 from annotator.tui.reconcile import ReconcileScreen, build_reconcile_app
 from annotator.tui.screens import TextPrompt

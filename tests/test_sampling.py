@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from annotator.cli import cli
-from annotator.corpus import CorpusStore
+from annotator.collect.corpus import CorpusStore
 from annotator.errors import UserError
-from annotator.sampling import SizeRule, allocate, draw_sample, seeded_order, top_up
+from annotator.sampling.draw import SizeRule, allocate, draw_sample, seeded_order, top_up
 from annotator.study import Study
 
 # 31 repositories, 8,373 issues, one repository with a single issue (the model study's shape)

@@ -12,7 +12,7 @@ import pytest
 
 from drivers.tui_support import coding_screen, create_session, make_items, status_text, wait_for, widget_plain
 
-from annotator.store import SessionStore
+from annotator.coding.session import SessionStore
 from annotator.tui.app import build_coding_app
 from annotator.tui.screens import HelpScreen
 from annotator.tui.widgets import CodebookPanel

@@ -1,4 +1,4 @@
-"""annotator.stats against published values, hand-worked examples and the reference libraries."""
+"""annotator.analysis.statistics against published values, hand-worked examples and the reference libraries."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from annotator import stats
+from annotator.analysis import statistics as stats
 from annotator.errors import UserError
 
 
@@ -405,7 +405,7 @@ def test_stats_module_imports_no_heavy_library():
     import subprocess
     import sys
 
-    code = ("import sys, annotator.stats, annotator.figures; "
+    code = ("import sys, annotator.analysis.statistics, annotator.analysis.figures; "
             "print(sorted(m for m in ('scipy', 'numpy', 'pandas', 'matplotlib', "
             "'scikit_posthocs') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Migrations
 
-import annotator.store as store_module
+import annotator.coding.session as store_module
 from annotator.errors import UserError
-from annotator.store import SessionLocked, SessionStore, StoreFull, migrations
-from annotator.taxonomy import load_codebook
+from annotator.coding.session import SessionLocked, SessionStore, StoreFull, migrations
+from annotator.codebook.model import load_codebook
 
 from drivers.core_support import SMALL_TAXONOMY, build_items
 
@@ -717,7 +717,7 @@ def test_a_closed_session_can_be_opened_again(session):
 
 WRITER = textwrap.dedent("""
     import sys
-    from annotator.store import SessionStore
+    from annotator.coding.session import SessionStore
     store = SessionStore(sys.argv[1])
     store.record_label("octo/models#3", "relevance", "yes")
     print("ready", flush=True)

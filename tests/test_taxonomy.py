@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from annotator.errors import UserError
-from annotator.taxonomy import (CODE_FIELDS, DIMENSION_FIELDS, TOP_FIELDS, load_codebook,
+from annotator.codebook.model import (CODE_FIELDS, DIMENSION_FIELDS, TOP_FIELDS, load_codebook,
                                 parse_codebook)
 
 from drivers.core_support import DEFAULT_TAXONOMY, SMALL_TAXONOMY, TESTS

@@ -17,7 +17,7 @@ from drivers.tui_support import (DEFAULT_TAXONOMY, MessageLog, coding_screen, cr
                                  run_coding_app,
                                  screen_lines, screen_text, status_text, wait_for, widget_plain)
 
-from annotator.store import SessionStore, StoreFull
+from annotator.coding.session import SessionStore, StoreFull
 from annotator.tui.app import build_coding_app
 from annotator.tui.messages import ChangeUndone, FlagToggled, ItemShown, LabelRecorded, MemoSaved, SaveFailed
 from annotator.tui.screens import CodingScreen, HelpScreen, TextPrompt
@@ -316,7 +316,7 @@ def _help_text(app) -> str:
 
 
 def test_help_lists_every_key_and_every_code(session_path):
-    from annotator.taxonomy import load_codebook
+    from annotator.codebook.model import load_codebook
     from annotator.tui.screens import key_name
 
     codebook = load_codebook(DEFAULT_TAXONOMY)
@@ -475,7 +475,7 @@ def test_footer_check_detects_an_overflow(session_path):
 
 
 def test_codebook_panel_shows_every_theme_without_scrolling_at_80x24(session_path):
-    from annotator.taxonomy import load_codebook
+    from annotator.codebook.model import load_codebook
 
     codebook = load_codebook(DEFAULT_TAXONOMY)
 

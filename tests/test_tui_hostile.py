@@ -16,7 +16,7 @@ from drivers.tui_support import (coding_screen, create_session, current_item, ru
                                  screen_text, wait_for, widget_plain)
 from fixtures.hostile import HOSTILE, VERBATIM, forbidden_in, hostile_items
 
-from annotator.store import SessionStore
+from annotator.coding.session import SessionStore
 from annotator.tui.messages import LabelRecorded
 from annotator.tui.screens import CodingScreen, MarkdownScreen
 from annotator.tui.widgets import ItemBody

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.app import App
 from textual.binding import Binding
 
-from annotator.store import SessionStore
+from annotator.coding.session import SessionStore
 from annotator.tui.screens import CodingScreen
 
 

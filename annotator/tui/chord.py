@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from annotator.taxonomy import Code
+from annotator.codebook.model import Code
 
 
 @dataclass

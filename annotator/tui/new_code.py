@@ -17,9 +17,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Select, Static
 
-from annotator.codebook_changes import NewCode, check_key, suggest_key
+from annotator.codebook.changes import NewCode, check_key, suggest_key
 from annotator.errors import UserError
-from annotator.taxonomy import Codebook
+from annotator.codebook.model import Codebook
 
 
 def parent_choices(codebook: Codebook) -> list[tuple[Text, str]]:

@@ -20,8 +20,8 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
 from annotator.errors import UserError
-from annotator.merge import AUTO, MergedStore, Unit
-from annotator.taxonomy import Code, Codebook, Dimension
+from annotator.agreement.merge import AUTO, MergedStore, Unit
+from annotator.codebook.model import Code, Codebook, Dimension
 from annotator.textsafe import clean_line
 from annotator.tui.chord import Chord
 from annotator.tui.messages import DecisionSaved, UnitShown

@@ -13,8 +13,8 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Static
 
 from annotator.errors import UserError
-from annotator.store import SessionStore, StoreFull
-from annotator.taxonomy import Code, Dimension
+from annotator.coding.session import SessionStore, StoreFull
+from annotator.codebook.model import Code, Dimension
 from annotator.textsafe import clean
 from annotator.tui.chord import Chord
 from annotator.tui.messages import (ChangeUndone, FlagToggled, ItemShown, LabelRecorded, MemoSaved,
@@ -412,7 +412,7 @@ class CodingScreen(Screen):
         """Add a code to the session's codebook (proposed to the team) and apply it to this item."""
         if self.item_id is None:
             return
-        from annotator.codebook_changes import propose_code
+        from annotator.codebook.changes import propose_code
         from annotator.tui.new_code import NewCodeScreen
 
         item_id = self.item_id

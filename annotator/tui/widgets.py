@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.containers import Vertical
 from textual.widgets import Static, TextArea
 
-from annotator.taxonomy import Code, Codebook
+from annotator.codebook.model import Code, Codebook
 from annotator.textsafe import clean, clean_line
 
 

@@ -17,7 +17,7 @@ SMALL_TAXONOMY = FIXTURES / "small_taxonomy.yaml"
 
 
 def build_items(n: int, repo: str = "octo/models", start: int = 1) -> list[dict]:
-    """``n`` items shaped like annotator.items.item_from_rest's output, numbered from ``start``."""
+    """``n`` items shaped like annotator.collect.items.item_from_rest's output, numbered from ``start``."""
     items = []
     for number in range(start, start + n):
         day = 1 + number % 28

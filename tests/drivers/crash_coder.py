@@ -29,7 +29,7 @@ KEYS = ["y", "n", "u", "y", "1", "2", "3", "4", "5", "a", "b", "c", "a", "enter"
 
 
 async def drive(session: Path, ack_path: Path, seed: int) -> None:
-    from annotator.store import SessionStore
+    from annotator.coding.session import SessionStore
     from annotator.tui.app import build_coding_app
     from annotator.tui.messages import ChangeUndone, FlagToggled, ItemShown, LabelRecorded
 

@@ -55,8 +55,8 @@ def make_items(n: int) -> list[dict]:
 
 
 def create_session(path: Path, items: list[dict], taxonomy: Path = DEFAULT_TAXONOMY, coder: str = "ada"):
-    from annotator.store import SessionStore
-    from annotator.taxonomy import load_codebook
+    from annotator.coding.session import SessionStore
+    from annotator.codebook.model import load_codebook
 
     return SessionStore.create(path, coder=coder, codebook=load_codebook(taxonomy), items=items)
 
@@ -132,7 +132,7 @@ def current_item(app) -> str | None:
 def run_coding_app(path: Path, body, size=(80, 24)):
     """Open the session at ``path``, run the coding app with a message hook until the first
     item is shown, return ``await body(app, pilot, store, messages)``, close the session."""
-    from annotator.store import SessionStore
+    from annotator.coding.session import SessionStore
     from annotator.tui.app import build_coding_app
     from annotator.tui.messages import ItemShown
 

@@ -12,8 +12,8 @@ import time
 import uuid
 from pathlib import Path
 
-from annotator.store import SessionStore
-from annotator.taxonomy import load_codebook
+from annotator.coding.session import SessionStore
+from annotator.codebook.model import load_codebook
 
 E2E = Path(__file__).resolve().parent
 DEFAULT_TAXONOMY = E2E.parents[1] / "annotator" / "data" / "taxonomy.yaml"
@@ -23,7 +23,7 @@ REPO = "acme/models"
 
 
 def e2e_items(n: int) -> list[dict]:
-    """``n`` items as annotator/items.py defines them: acme/models#1..n."""
+    """``n`` items as annotator/collect/items.py defines them: acme/models#1..n."""
     items = []
     for number in range(1, n + 1):
         items.append({

@@ -23,7 +23,7 @@ from pathlib import Path
 
 
 def code_at_random(session: Path, acks_path: Path, seed: int) -> int:
-    from annotator.coding import open_coder_session
+    from annotator.coding.open import open_coder_session
     from annotator.tui.app import build_coding_app
     from annotator.tui.messages import ChangeUndone, FlagToggled, ItemShown, LabelRecorded, MemoSaved
 
@@ -95,7 +95,7 @@ def serve() -> int:
     start-up, not Python's and Textual's imports. Requests on stdin, one JSON line each:
     {"run": [SESSION, ACKS, SEED, LOG]} -> {"pid": N}; {"wait": N} -> {"status": raw wait status}.
     The forked child is an ordinary process running the coding app; it is killed for real."""
-    import annotator.coding  # noqa: F401  (the imports every run needs, done once)
+    import annotator.coding.open  # noqa: F401  (the imports every run needs, done once)
     import annotator.tui.app  # noqa: F401
     import textual.pilot  # noqa: F401
 

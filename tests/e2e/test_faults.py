@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from annotator.store import SessionStore
-from annotator.taxonomy import load_codebook
+from annotator.coding.session import SessionStore
+from annotator.codebook.model import load_codebook
 from e2e_support import (ANNOTATOR, DEFAULT_TAXONOMY, E2E, alive, create_session, lock_is_free,
                          process_name, saved_labels, wait_until)
 

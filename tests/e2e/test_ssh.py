@@ -15,7 +15,7 @@ import signal
 
 import pytest
 
-from annotator.taxonomy import load_codebook
+from annotator.codebook.model import load_codebook
 from e2e_support import (ANNOTATOR, DEFAULT_TAXONOMY, alive, create_session, descendants,
                          lock_is_free, process_name, saved_labels, wait_until)
 

@@ -5,7 +5,7 @@ The method, as a replication package can state it:
 1. The sampling frame is every corpus item matching the ``--where`` conditions, sorted by
    repository and issue number.
 2. Its size n is Cochran's formula with the finite population correction for the frame size
-   (``--confidence``, ``--margin``; annotator.stats.cochran_sample_size), or ``--size N``, or
+   (``--confidence``, ``--margin``; annotator.analysis.statistics.cochran_sample_size), or ``--size N``, or
    the whole frame (``--all``).
 3. ``random.Random(seed)`` gives every item of the sorted frame a key (``random()``, in frame
    order); the item with the smallest key is drawn first. Python guarantees ``random()`` to be
@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from operator import itemgetter
 
-from annotator.corpus import Condition, CorpusStore, parse_where
+from annotator.collect.corpus import CorpusStore
+from annotator.collect.where import Condition, parse_where
 from annotator.errors import UserError
 from annotator.study import Study
 
@@ -60,7 +61,7 @@ class SizeRule:
                 raise UserError(f"--size {self.size} but only {frame_size:,} items match: "
                                 "draw fewer, or take them all with --all.")
             return self.size
-        from annotator.stats import cochran_sample_size
+        from annotator.analysis.statistics import cochran_sample_size
 
         return cochran_sample_size(frame_size, confidence=self.confidence, margin=self.margin)
 
@@ -109,7 +110,7 @@ def final_codes(study: Study, dimension: str) -> dict[str, set[str]]:
     if not study.merged_path.is_file():
         raise UserError("no merged study yet: run annotator merge")
     try:
-        from annotator.merge import final_codes as merged_final_codes
+        from annotator.agreement.merge import final_codes as merged_final_codes
     except ImportError:
         raise UserError("no merged study yet: run annotator merge") from None
     return merged_final_codes(study, dimension)

@@ -41,9 +41,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from annotator.corpus import CorpusStore
+from annotator.collect.corpus import CorpusStore
 from annotator.errors import UserError
-from annotator.items import comment_from_rest, is_pull_request, item_from_rest, item_id, repo_from_url, utc_iso
+from annotator.collect.items import comment_from_rest, is_pull_request, item_from_rest, item_id, repo_from_url, utc_iso
 
 BATCH = 1000
 CHUNK = 1 << 20  # bytes read at a time

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from annotator.errors import UserError
-from annotator.taxonomy import (ID_PATTERN, KEY_PATTERN, MAX_DEPTH, Code, Codebook, load_codebook,
+from annotator.codebook.model import (ID_PATTERN, KEY_PATTERN, MAX_DEPTH, Code, Codebook, load_codebook,
                                 parse_codebook, reserved_key_action)
 
 CHANGE_KINDS = ("rename", "merge", "split", "move", "retire", "add")
@@ -53,7 +53,7 @@ CHANGELOG_HEADER = """\
 
 
 def now() -> str:
-    from annotator.store import now as store_now
+    from annotator.coding.session import now as store_now
 
     return store_now()
 
@@ -1044,7 +1044,7 @@ def describe(entry: dict) -> str:
 
 
 def _open_sessions(paths: list[Path], skip_locked: bool):
-    from annotator.store import SessionLocked, SessionStore
+    from annotator.coding.session import SessionLocked, SessionStore
 
     stores, locked = [], []
     try:
@@ -1101,7 +1101,7 @@ def apply_changes(study_root: Path, changes: list[Change], *, by: str = "", dry_
     latest = doc.codebook()
     paths = study.session_paths() if session_paths is None else session_paths
     if dry_run:
-        from annotator.store import SessionStore
+        from annotator.coding.session import SessionStore
 
         outcomes = []
         for path in paths:
@@ -1157,7 +1157,7 @@ def apply_changes(study_root: Path, changes: list[Change], *, by: str = "", dry_
 
 def _hand_edit_diff(history: list[dict], current: Codebook, study) -> list[str]:
     """What a hand edit changed, if a session still holds the codebook from before it."""
-    from annotator.store import SessionStore
+    from annotator.coding.session import SessionStore
 
     wanted = history[-1].get("after")
     for path in study.session_paths():
@@ -1174,7 +1174,7 @@ def _hand_edit_diff(history: list[dict], current: Codebook, study) -> list[str]:
 def sync_sessions(study_root: Path, session_paths: list[Path] | None = None, *, dry_run: bool = False,
                   skip_locked: bool = False) -> list[SessionOutcome]:
     """Bring sessions (copied back from a laptop, or skipped while open) to the newest codebook."""
-    from annotator.store import SessionStore
+    from annotator.coding.session import SessionStore
     from annotator.study import Study
 
     study = Study(Path(study_root)).require()
@@ -1262,7 +1262,7 @@ class Proposal:
 
 def read_proposals(session_paths: Iterable[Path]) -> list[Proposal]:
     """Codes proposed in these sessions, grouped by (dimension, id), with who and on which items."""
-    from annotator.store import SessionStore
+    from annotator.coding.session import SessionStore
 
     found: dict[tuple[str, str], Proposal] = {}
     for path in session_paths:
@@ -1342,7 +1342,7 @@ def pull_proposed(study_root: Path, session_paths: list[Path] | None = None, *, 
 def usage_counts(study_root: Path) -> tuple[dict[tuple[str, str], dict], list[Unmapped]]:
     """(dimension, code) -> {"labels", "items", "coders"} across the study's sessions, mapped to
     the newest codebook; and the labels that could not be mapped."""
-    from annotator.store import SessionStore
+    from annotator.coding.session import SessionStore
     from annotator.study import Study
 
     study = Study(Path(study_root)).require()
@@ -1447,7 +1447,7 @@ def render_doc(study_root: Path) -> str:
 def load_codebook_ref(ref: str) -> tuple[Codebook, str]:
     """A codebook named on the command line: a taxonomy file, a session (its newest codebook),
     or SESSION.db@N (the session's codebook version N). Returns (codebook, label)."""
-    from annotator.store import SessionStore
+    from annotator.coding.session import SessionStore
 
     path_text, version = ref, None
     match = re.match(r"^(.*\.db)@(\d+)$", ref)

@@ -28,7 +28,7 @@ What is counted, so that a paper can say it:
 
 Everything here returns plain JSON-serialisable data (``build_report``) and renders it
 (``render_terminal``, ``render_markdown``, ``write_report``). scipy, pandas and matplotlib
-are imported by annotator.stats / annotator.figures inside their functions.
+are imported by annotator.analysis.statistics / annotator.analysis.figures inside their functions.
 """
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ class FinalLabels:
 
 def read_final_labels(study) -> FinalLabels:
     """The final (reconciled) codes of every item, with the merged study's codebook."""
-    from annotator.merge import MergedStore
+    from annotator.agreement.merge import MergedStore
 
     with MergedStore(study.merged_path, readonly=True) as merged:
         codebook = merged.codebook
@@ -182,14 +182,14 @@ def read_final_labels(study) -> FinalLabels:
 
 
 def codes_of(final: FinalLabels, dimension_id: str) -> dict[str, set[str]]:
-    """item -> final codes of one dimension (as annotator.merge.final_codes gives them)."""
+    """item -> final codes of one dimension (as annotator.agreement.merge.final_codes gives them)."""
     return {item: set(dims[dimension_id]) for item, dims in final.labels.items()
             if dimension_id in dims}
 
 
 def corpus_items(study, ids: Iterable[str] | None = None) -> dict[str, dict]:
     """The corpus items by id (without comments): all, or only ``ids``."""
-    from annotator.corpus import CorpusStore
+    from annotator.collect.corpus import CorpusStore
 
     wanted = set(ids) if ids is not None else None
     with CorpusStore(study.corpus_path) as store:
@@ -227,7 +227,7 @@ def analyse(items: Mapping[str, Mapping], screening_codes: Mapping[str, Iterable
     every other corpus item of the same repositories instead of only the screened ones.
     ``undecided`` are items coded but without a final decision yet (counted and noted).
     """
-    from annotator.stats import (compare_groups, compare_two, cooccurrence, frequency_table,
+    from annotator.analysis.statistics import (compare_groups, compare_two, cooccurrence, frequency_table,
                                  per_repository, resolution_times, values_by_code)
 
     if unit not in UNITS:
@@ -566,7 +566,7 @@ def render_terminal(report: dict) -> list:
     """The report as rich renderables (tables built from Text, never markup)."""
     from rich.text import Text
 
-    from annotator.figures import terminal_bars
+    from annotator.analysis.figures import terminal_bars
 
     pop = report["population"]
     unit = report["options"]["unit"]
@@ -774,7 +774,7 @@ def csv_files(report: dict) -> dict[str, str]:
 def make_figures(report: dict, values: Mapping[str, Mapping[str, list[float]]],
                  folder: Path) -> dict[str, list[Path]]:
     """Theme frequency bars and resolution box plots (PNG and SVG) in ``folder``."""
-    from annotator.figures import frequency_bar, resolution_boxplot
+    from annotator.analysis.figures import frequency_bar, resolution_boxplot
 
     unit = report["options"]["unit"]
     written = {"theme_frequency": frequency_bar(report["frequencies"]["themes"],
@@ -837,7 +837,7 @@ def run_report(study, out: Path | None = None, *, include_not_planned: bool = Fa
     from rich.console import Console
     from rich.text import Text
 
-    from annotator.methods import methods_paragraph
+    from annotator.analysis.methods import methods_paragraph
 
     report = build_report(study, include_not_planned=include_not_planned, unit=unit,
                           thematic=thematic, screening=screening, relevant=relevant,

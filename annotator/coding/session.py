@@ -39,12 +39,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from annotator.sqlite import sqlite_utils
-from annotator.sqlite import Migrations
+from annotator.db import sqlite_utils
+from annotator.db import Migrations
 
 from annotator import __version__
 from annotator.errors import UserError
-from annotator.taxonomy import Codebook, codebook_from_model, parse_codebook
+from annotator.codebook.model import Codebook, codebook_from_model, parse_codebook
 
 SESSION_FORMAT = "annotator-session"
 FLAGS = ("unsure", "skip", "recode")  # recode: set by a codebook change (a split) that cannot place the item
@@ -93,7 +93,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 def m002_proposed_codes(db: sqlite_utils.Database) -> None:
     """Codes a coder adds while coding (proposed to the team), and for each codebook version the
     hash of the study codebook (taxonomy.yaml) it derives from: its own hash unless codes were
-    proposed on top (see annotator/codebook_changes.py)."""
+    proposed on top (see annotator/codebook/changes.py)."""
     db["proposed_codes"].create(
         {"dimension": str, "code": str, "name": str, "parent": str, "key": str, "definition": str,
          "coder": str, "at": str, "codebook_version": int},
@@ -760,7 +760,7 @@ class SessionStore:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
     # --- codebook changes (annotator taxonomy ...) and codes proposed while coding -----------
-    # See annotator/codebook_changes.py, which computes what these record.
+    # See annotator/codebook/changes.py, which computes what these record.
 
     def codebook_versions(self) -> list[dict]:
         """Every codebook version, oldest first: version, hash, study_hash, yaml, created_at, note."""

@@ -3,7 +3,7 @@
 ``build_report(merged)`` returns one plain dict (the stable JSON of `annotator merge --format
 json`, documented in docs/merge-json.md); ``render_table``, ``render_markdown``,
 ``render_csv`` and ``render_json`` present it. Every coefficient comes from
-annotator.agreement; this module only chooses what to compute on which items.
+annotator.agreement.coefficients; this module only chooses what to compute on which items.
 
 What is computed on what:
 - A coder's codes for an item count once the coder finished the item (every dimension asked
@@ -25,10 +25,11 @@ import io
 import json
 from collections import Counter
 
-from annotator import __version__, agreement
-from annotator.merge import AUTO, MergedStore, Unit, paused_gc
-from annotator.store import now
-from annotator.taxonomy import Dimension
+from annotator import __version__
+from annotator.agreement import coefficients as agreement
+from annotator.agreement.merge import AUTO, MergedStore, Unit, paused_gc
+from annotator.coding.session import now
+from annotator.codebook.model import Dimension
 
 REPORT_FORMAT = "annotator-merge-report"
 REPORT_VERSION = 1

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from annotator.errors import UserError
-from annotator.store import SessionStore
+from annotator.coding.session import SessionStore
 from annotator.study import Study, check_coder_name
-from annotator.taxonomy import load_codebook
+from annotator.codebook.model import load_codebook
 
 
 def items_for_new_session(study: Study, coder: str) -> tuple[list[dict], dict[str, str]]:
@@ -17,7 +17,7 @@ def items_for_new_session(study: Study, coder: str) -> tuple[list[dict], dict[st
             f"{study.root}: the study has no items yet (no corpus.db). Add some with "
             f"`annotator import FILE --study {study.root}` or `annotator fetch OWNER/REPO --study {study.root}`."
         )
-    from annotator.corpus import CorpusStore
+    from annotator.collect.corpus import CorpusStore
 
     corpus = CorpusStore(study.corpus_path)
     try:
@@ -48,12 +48,3 @@ def open_coder_session(study_dir: Path, coder: str | None, session_file: Path | 
         raise UserError(f"{study.root}: there are no items to code yet; import or fetch some first.")
     return SessionStore.create(path, coder=coder, codebook=codebook, items=items, rounds=rounds,
                                study=str(study.root))
-
-
-def run_coding_tui(store: SessionStore) -> None:
-    from annotator.tui.app import build_coding_app
-
-    try:
-        build_coding_app(store).run()
-    finally:
-        store.close()

@@ -7,7 +7,7 @@ a paper, each number followed by a reference [n] to a list saying which file, ta
 computation it comes from. Nothing is typed in by hand, so the paragraph cannot drift from the
 data; re-run ``annotator methods`` after every change.
 
-Agreement per round is computed here from merged.db with annotator.agreement (the same
+Agreement per round is computed here from merged.db with annotator.agreement.coefficients (the same
 functions ``annotator merge`` reports with): single-choice dimensions give Cohen's kappa (the
 mean of the pairwise kappas with more than two coders) and Krippendorff's alpha; multi-label
 dimensions the macro-averaged per-code kappa and Krippendorff's alpha with the MASI distance.
@@ -63,7 +63,7 @@ def _value(value: float | None) -> str:
 
 def corpus_facts(study) -> dict:
     """Corpus size, repositories, dates and every sample with its parameters (corpus.db)."""
-    from annotator.corpus import CorpusStore
+    from annotator.collect.corpus import CorpusStore
 
     if not study.corpus_path.is_file():
         return {"available": False}
@@ -106,11 +106,11 @@ def merged_facts(study) -> dict:
     """Coders, rounds, agreement per round and how the disagreements were settled (merged.db).
 
     Agreement and the reconciliation totals come from the merge report
-    (annotator.report_agreement.build_report: what ``annotator merge --format json`` prints);
+    (annotator.agreement.report.build_report: what ``annotator merge --format json`` prints);
     the split of the decisions by who took them and how is read from the decisions table.
     """
-    from annotator.merge import AUTO, MergedStore
-    from annotator.report_agreement import ALL, build_report
+    from annotator.agreement.merge import AUTO, MergedStore
+    from annotator.agreement.report import ALL, build_report
 
     if not study.merged_path.is_file():
         return {"available": False}
@@ -277,7 +277,7 @@ def _agreement_paragraph(merged: dict, src: _Sources) -> str:
         parts = []
         for line in block["dimensions"]:
             name = clean_line(codebook.dimension(line["dimension"]).name)
-            where = (f"annotator merge --format json (annotator.report_agreement.build_report "
+            where = (f"annotator merge --format json (annotator.agreement.report.build_report "
                      f"over merged.db): dimensions[{line['dimension']}].rounds[{block['key']}]")
             if line["multi"]:
                 how = ("codes.macro_kappa, codes.masi_alpha, codes.exact_set (macro mean of the "
@@ -349,7 +349,7 @@ def _result_paragraph(report: dict, src: _Sources) -> str:
     if roles["screening"]:
         text = (f"After reconciliation, {pop['relevant']:,} of the {pop['screened']:,} screened "
                 f"issues were judged {_listing(roles['relevant_names'])} {src.ref(source)}. ")
-    theme_source = "annotator report: reports/themes.csv and sub_themes.csv (annotator.stats.frequency_table)"
+    theme_source = "annotator report: reports/themes.csv and sub_themes.csv (annotator.analysis.statistics.frequency_table)"
     text += (f"Thematic coding found {_plural(freq['instances'], 'challenge instance')} in "
              f"{_plural(freq['coded_items'], 'issue')}, falling in "
              f"{_plural(len(freq['themes']), 'theme')} and {_plural(len(freq['sub_themes']), 'sub-theme')} "

@@ -129,10 +129,10 @@ class AssignResult:
 def assign_sample(study, sample_name: str, coders: list[str], rounds_text: str, overlap_text: str | None,
                   seed: int) -> AssignResult:
     """Plan the rounds, record them in corpus.db, and add each coder's items to their session."""
-    from annotator.corpus import CorpusStore
-    from annotator.store import SessionStore
+    from annotator.collect.corpus import CorpusStore
+    from annotator.coding.session import SessionStore
     from annotator.study import check_coder_name
-    from annotator.taxonomy import load_codebook
+    from annotator.codebook.model import load_codebook
 
     study.require()
     for coder in coders:

@@ -30,7 +30,7 @@ from itertools import combinations
 from typing import Any
 
 from annotator.errors import UserError
-from annotator.items import parse_utc
+from annotator.collect.items import parse_utc
 
 # Two-sided critical values of the standard normal for the usual confidence levels, as printed
 # in the sampling tables researchers cite (Cochran 1977): 0.95 -> 1.96, not 1.959964. The five

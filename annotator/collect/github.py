@@ -42,9 +42,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from annotator.corpus import CorpusStore
+from annotator.collect.corpus import CorpusStore
 from annotator.errors import UserError
-from annotator.items import comment_from_rest, is_pull_request, item_from_rest, repo_from_url, utc_iso
+from annotator.collect.items import comment_from_rest, is_pull_request, item_from_rest, repo_from_url, utc_iso
 
 DEFAULT_API_URL = "https://api.github.com"
 PER_PAGE = 100

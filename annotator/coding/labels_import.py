@@ -27,7 +27,7 @@ from pathlib import Path
 
 from annotator.errors import UserError
 from annotator.study import Study, check_coder_name
-from annotator.taxonomy import Codebook, load_codebook
+from annotator.codebook.model import Codebook, load_codebook
 from annotator.textsafe import clean
 
 REQUIRED = ("item", "dimension", "codes")
@@ -46,7 +46,7 @@ class ImportResult:
 
 def _known_items(study: Study, ids: set[str], skip: Path | None) -> tuple[dict[str, dict], dict[str, str]]:
     """The items named in the CSV, from corpus.db and the study's sessions; and their rounds."""
-    from annotator.store import SessionStore
+    from annotator.coding.session import SessionStore
 
     found: dict[str, dict] = {}
     rounds: dict[str, str] = {}
@@ -67,7 +67,7 @@ def _known_items(study: Study, ids: set[str], skip: Path | None) -> tuple[dict[s
         finally:
             session.close()
     if study.corpus_path.is_file():
-        from annotator.corpus import CorpusStore
+        from annotator.collect.corpus import CorpusStore
 
         corpus = CorpusStore(study.corpus_path)
         try:
@@ -188,7 +188,7 @@ def read_labels(csv_path: Path, codebook: Codebook):
 
 def import_labels(csv_path: Path | str, coder: str, study: Study, out: Path | str | None = None) -> ImportResult:
     """Check the CSV and write a new session for `coder`; UserError (nothing written) on any problem."""
-    from annotator.store import SessionStore
+    from annotator.coding.session import SessionStore
 
     csv_path = Path(csv_path)
     coder = check_coder_name(coder)

@@ -36,9 +36,9 @@ from xml.etree import ElementTree as ET
 
 from annotator import __version__
 from annotator.errors import UserError
-from annotator.merge import MergedStore
-from annotator.store import now
-from annotator.taxonomy import Code, Codebook
+from annotator.agreement.merge import MergedStore
+from annotator.coding.session import now
+from annotator.codebook.model import Code, Codebook
 from annotator.textsafe import clean, clean_line
 
 FORMATS = ("csv", "jsonl", "qdpx", "qdc")

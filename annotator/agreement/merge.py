@@ -47,13 +47,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from annotator.sqlite import Migrations, sqlite_utils
+from annotator.db import Migrations, sqlite_utils
 
 from annotator import __version__
 from annotator.errors import UserError
-from annotator.store import (ITEM_COLUMNS, SessionStore, _is_newer, item_from_row, iter_item_rows, now,
+from annotator.coding.session import (ITEM_COLUMNS, SessionStore, _is_newer, item_from_row, iter_item_rows, now,
                              open_database)
-from annotator.taxonomy import Codebook, parse_codebook
+from annotator.codebook.model import Codebook, parse_codebook
 
 MERGED_FORMAT = "annotator-merged"
 AUTO = "auto"

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Iterable
 
 from annotator.errors import UserError
-from annotator.store import SessionStore
-from annotator.taxonomy import Codebook, Dimension, load_codebook
+from annotator.coding.session import SessionStore
+from annotator.codebook.model import Codebook, Dimension, load_codebook
 
 # Chance that a coder departs from the intended codes in one dimension of one item.
 ERROR_RATE = {"calibration-1": 0.18, "calibration-2": 0.07, "main": 0.08}
@@ -205,7 +205,7 @@ def simulate_coder_sessions(study, truth: dict[str, dict], coders: Iterable[str]
 
 
 def _corpus_items(study, ids: list[str]) -> list[dict]:
-    from annotator.corpus import CorpusStore
+    from annotator.collect.corpus import CorpusStore
 
     if not study.corpus_path.exists():
         raise UserError(f"{study.root}: no corpus.db; import the items first or pass items=.")

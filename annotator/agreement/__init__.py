@@ -1,0 +1,1 @@
+"""Agreement: coefficients, merging sessions (MergedStore), reconciliation, the report model."""

@@ -1,0 +1,1 @@
+"""Analysis: frequencies, resolution-time statistics, figures, the methods paragraph."""

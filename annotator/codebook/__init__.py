@@ -1,0 +1,1 @@
+"""The codebook: its model and validation, its keys, and changes to it."""

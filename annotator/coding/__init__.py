@@ -1,0 +1,1 @@
+"""Code: one session file per coder (SessionStore), labels made elsewhere, simulated coders."""

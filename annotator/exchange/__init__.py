@@ -1,0 +1,1 @@
+"""Exchange: CSV, JSONL and REFI-QDA exports."""

@@ -1,0 +1,1 @@
+"""Sample and assign: Cochran sizes, seeded stratified draws, top-up, rounds for coders."""
