@@ -111,7 +111,55 @@ def taxonomy_check(taxonomy_file: Path | None):
     path = _taxonomy_path(taxonomy_file)
     codebook = load_codebook(path)
     codes = sum(len(list(d.walk())) for d in codebook.dimensions)
+    for warning in codebook.warnings:
+        click.echo(warning, err=True)
     click.echo(f"{path}: ok ({len(codebook.dimensions)} dimensions, {codes} codes, hash {codebook.hash})")
+
+
+@taxonomy_group.command("export")
+@taxonomy_argument
+@click.option("--format", "fmt", type=click.Choice(["taguette-csv", "qdc"]), default="taguette-csv",
+              show_default=True, help="taguette-csv: tag,description for Taguette's codebook import; "
+                                      "qdc: a REFI-QDA codebook (NVivo, ATLAS.ti, MAXQDA, QualCoder).")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="The file to write (default: exports/codebook-taguette.csv or exports/codebook.qdc "
+                   "beside the codebook).")
+def taxonomy_export(taxonomy_file: Path | None, fmt: str, out_path: Path | None):
+    """Write the codebook for another tool (Taguette, or any REFI-QDA tool)."""
+    from annotator.codebook.model import load_codebook
+
+    path = _taxonomy_path(taxonomy_file)
+    codebook = load_codebook(path)
+    if fmt == "qdc":
+        from annotator.exchange.qdc import export_qdc
+
+        written = export_qdc(codebook, out_path or path.parent / "exports" / "codebook.qdc")
+    else:
+        from annotator.exchange.taguette import export_taguette_csv
+
+        written = export_taguette_csv(codebook, out_path or path.parent / "exports" / "codebook-taguette.csv")
+    click.echo(str(written))
+
+
+@taxonomy_group.command("import-qdc")
+@click.argument("qdc_file", metavar="FILE.qdc", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="The codebook to write (default: $ANNOTATOR_STUDY/taxonomy.yaml, or ./taxonomy.yaml).")
+@click.option("--force", is_flag=True, help="Replace the codebook file if it exists.")
+def taxonomy_import_qdc(qdc_file: Path, out_path: Path | None, force: bool):
+    """Start a codebook from a REFI-QDA codebook (.qdc, or a .qdpx project's).
+
+    Made in NVivo, ATLAS.ti, MAXQDA or QualCoder: every folder becomes a multi-label dimension,
+    its codes (up to three levels) the dimension's codes; ids and keys are made for them."""
+    from annotator.exchange.qdc import import_qdc
+
+    out = _taxonomy_path(out_path)
+    codebook = import_qdc(qdc_file, out, force=force)
+    for warning in codebook.warnings:
+        click.echo(warning, err=True)
+    codes = sum(len(list(d.walk())) for d in codebook.dimensions)
+    click.echo(f"{out}: {len(codebook.dimensions)} dimensions, {codes} codes from {qdc_file}. "
+               f"Check the keys and kinds, then `annotator taxonomy check {out}`.")
 
 
 @taxonomy_group.command("show")
@@ -811,6 +859,39 @@ def import_labels_command(csv_file, coder, study_dir, out_path):
                    f"(e.g. {result.incomplete[0]}); they count as not finished.", err=True)
 
 
+@cli.command("import-qdpx")
+@click.argument("project_file", metavar="PROJECT.qdpx", type=click.Path(dir_okay=False, path_type=Path))
+@study_option
+@click.option("--user", "user_options", multiple=True, metavar="NAME[=CODER]",
+              help="Import only this QDA user (repeatable), optionally as another coder name.")
+@click.option("--include-final", is_flag=True,
+              help="Also import the user 'final' (the final codes of a project annotator exported) as a coder.")
+@click.option("--strict", is_flag=True, help="Write nothing unless every source and code matches the study.")
+@click.option("--dry-run", is_flag=True, help="Report what would be imported; write nothing.")
+def import_qdpx_command(project_file, study_dir, user_options, include_final, strict, dry_run):
+    """Turn a REFI-QDA project's codings into coders' sessions.
+
+    From NVivo, ATLAS.ti, MAXQDA or QualCoder: each user's codings on text sources become that
+    user's session (sessions/USER.db), ready for `annotator merge` and `reconcile`. Sources are
+    matched to the study's items by their item variable, name or issue URL; codes by GUID or
+    name. A selection on part of a text counts for the whole item."""
+    from annotator.exchange.refi_import import import_qdpx
+    from annotator.study import Study, check_coder_name
+
+    users = None
+    if user_options:
+        users = {}
+        for option in user_options:
+            name, _, coder = option.partition("=")
+            users[name.strip()] = check_coder_name(coder.strip() or name.strip())
+    report = import_qdpx(project_file, Study(study_dir), include_final=include_final, users=users,
+                         strict=strict, dry_run=dry_run)
+    for line in report.lines():
+        click.echo(line)
+    if dry_run:
+        click.echo("dry run: nothing was written.", err=True)
+
+
 @cli.command("reconcile")
 @click.argument("merged_file", metavar="[MERGED]", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @study_option
@@ -843,7 +924,8 @@ def _login_name() -> str | None:
 @click.argument("merged_file", metavar="[MERGED]", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @study_option
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "qdpx", "qdc"]), default="csv", show_default=True,
-              help="csv/jsonl: final and every coder's codes per item; qdpx: a REFI-QDA project; qdc: the codebook.")
+              help="csv/jsonl: final and every coder's codes, memos and flags per item; qdpx: a REFI-QDA "
+                   "project (NVivo, ATLAS.ti, MAXQDA, QualCoder); qdc: the codebook.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
               help="The file to write (default: exports/ beside the merged file).")
 @click.option("--codings", type=click.Choice(["both", "coders", "final"]), default="both", show_default=True,

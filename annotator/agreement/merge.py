@@ -14,9 +14,10 @@ Tables of merged.db (plain SQL or Datasette can read them):
            skipped)
     assignments(item_id, coder, status, flags)   every item a coder had; status is 'coded',
                                                  'incomplete', 'uncoded' or 'skipped'
-    codings(item_id, coder, dimension, code)     every code every coder gave (also for items
-                                                 not finished; agreement uses coded items only)
-    memos(item_id, coder, text)
+    codings(item_id, coder, dimension, code, at) every code every coder gave (also for items
+                                                 not finished; agreement uses coded items only),
+                                                 and when the coder gave it
+    memos(item_id, coder, text, at)              at: when the coder last wrote the memo
     rounds(round, position, items)               calibration rounds and the rest, in order
     codebook(version, name, hash, yaml)          the codebook the merge was checked against
     decisions(item_id, dimension, codes, decided_by, at, method, rationale, basis)
@@ -96,6 +97,14 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         pk="id",
     )
     db["decision_events"].create_index(["item_id", "dimension"])
+
+
+@migrations()
+def m002_memo_and_coding_times(db: sqlite_utils.Database) -> None:
+    """When each code was given and each memo written, as the sessions record them: the
+    REFI-QDA export carries them (creationDateTime). Files merged before have them empty."""
+    db["codings"].add_column("at", str)
+    db["memos"].add_column("at", str)
 
 
 @dataclass
@@ -610,6 +619,8 @@ class _Session:
     memos: dict[str, str]
     flags: dict[str, set[str]]
     status: dict[str, str]
+    label_times: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (item, dimension, code) -> at
+    memo_times: dict[str, str] = field(default_factory=dict)
 
 
 def _read_session(path: Path) -> _Session:
@@ -625,8 +636,15 @@ def _read_session(path: Path) -> _Session:
         cursor = store.db.execute("select * from items order by position")
         columns = [d[0] for d in cursor.description]
         items = {row_[0]: dict(zip(columns, row_)) for row_ in cursor.fetchall()}
-        labels = store.all_labels()
-        memos = dict(store.db.execute("select item_id, text from memos").fetchall())
+        labels: dict[str, dict[str, set[str]]] = {}
+        label_times: dict[tuple[str, str, str], str] = {}
+        for item_id, dimension, code, at in store.db.execute("select item_id, dimension, code, at from labels"):
+            labels.setdefault(item_id, {}).setdefault(dimension, set()).add(code)
+            label_times[(item_id, dimension, code)] = at
+        memos, memo_times = {}, {}
+        for item_id, text, at in store.db.execute("select item_id, text, at from memos"):
+            memos[item_id] = text
+            memo_times[item_id] = at
         flags: dict[str, set[str]] = {}
         for item_id, flag in store.db.execute("select item_id, flag from flags"):
             flags.setdefault(item_id, set()).add(flag)
@@ -648,7 +666,8 @@ def _read_session(path: Path) -> _Session:
                 status[item_id] = "uncoded"
         return _Session(path=path, coder=store.coder or path.stem, codebook=codebook,
                         codebook_version=row[0], codebook_created=row[1] or "", items=items,
-                        labels=labels, memos=memos, flags=flags, status=status)
+                        labels=labels, memos=memos, flags=flags, status=status, label_times=label_times,
+                        memo_times=memo_times)
     finally:
         store.close()
 
@@ -840,10 +859,11 @@ def _merge_sessions(paths: Iterable[Path | str], out_path: Path | str, allow_mis
             for item_id, by_dimension in session.labels.items():
                 for dimension, codes in by_dimension.items():
                     for code in codes:
-                        codings.append((item_id, session.coder, dimension, code))
+                        codings.append((item_id, session.coder, dimension, code,
+                                        session.label_times.get((item_id, dimension, code))))
             for item_id, text in session.memos.items():
                 if text:
-                    memos.append((item_id, session.coder, text))
+                    memos.append((item_id, session.coder, text, session.memo_times.get(item_id)))
 
         def write() -> None:
             db = merged.db
@@ -858,9 +878,9 @@ def _merge_sessions(paths: Iterable[Path | str], out_path: Path | str, allow_mis
                 " :incomplete, :uncoded, :skipped)", check.coders)
             db.conn.executemany("insert into assignments (item_id, coder, status, flags) values (?, ?, ?, ?)",
                                 assignments)
-            db.conn.executemany("insert into codings (item_id, coder, dimension, code) values (?, ?, ?, ?)",
+            db.conn.executemany("insert into codings (item_id, coder, dimension, code, at) values (?, ?, ?, ?, ?)",
                                 codings)
-            db.conn.executemany("insert into memos (item_id, coder, text) values (?, ?, ?)", memos)
+            db.conn.executemany("insert into memos (item_id, coder, text, at) values (?, ?, ?, ?)", memos)
             db.conn.executemany("insert into rounds (round, position, items) values (?, ?, ?)",
                                 [(r, i + 1, round_counts[r]) for i, r in enumerate(round_order) if r is not None])
             db.execute("insert into codebook (version, name, hash, yaml) values (1, ?, ?, ?)",

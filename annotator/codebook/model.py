@@ -128,6 +128,8 @@ class Codebook:
     dimensions: list[Dimension]
     description: str = ""
     text: str = ""  # the YAML it was read from, kept verbatim for session snapshots
+    # What `taxonomy check` reports without refusing (FILE:LINE: message); not part of the meaning.
+    warnings: list[str] = field(default_factory=list, compare=False)
 
     @property
     def hash(self) -> str:
@@ -178,6 +180,8 @@ class _Problems:
     def __init__(self, source: str):
         self.source = source
         self.lines: list[str] = []
+        # (dimension id, code id, name, 0-based line of its name) for the duplicate-name check
+        self.names: list[tuple[str, str, str, int | None]] = []
 
     def add(self, line: int | None, message: str) -> None:
         self.lines.append(f"{self.source}:{(line or 0) + 1}: {message}")
@@ -224,8 +228,13 @@ def reserved_key_action(key: str) -> str | None:
     return _RESERVED_CHARACTERS.get(key) or RESERVED_KEYS.get(key)
 
 
-def parse_codebook(text: str, source: str = "taxonomy.yaml") -> Codebook:
-    """Parse and validate; raise UserError listing every problem as 'FILE:LINE: message'."""
+def parse_codebook(text: str, source: str = "taxonomy.yaml", *, check_names: bool = False) -> Codebook:
+    """Parse and validate; raise UserError listing every problem as 'FILE:LINE: message'.
+
+    check_names: also refuse two codes with the same name in one dimension (and warn about a
+    name shared across dimensions). QDA tools (NVivo, ATLAS.ti, MAXQDA, QualCoder) identify a
+    code by its name, so an exported codebook must not repeat one. Checked for taxonomy.yaml
+    (load_codebook), not for codebooks already stored in sessions, which must stay readable."""
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     problems = _Problems(source)
@@ -247,7 +256,7 @@ def parse_codebook(text: str, source: str = "taxonomy.yaml") -> Codebook:
         problems.add(None, f"not valid YAML: {error}")
         raise UserError(f"{source} is not a valid codebook:", problems=problems.lines)
 
-    return build_codebook(data, text, source, problems)
+    return build_codebook(data, text, source, problems, check_names=check_names)
 
 
 def codebook_from_model(model: str, text: str, source: str = "codebook snapshot") -> Codebook:
@@ -259,7 +268,8 @@ def codebook_from_model(model: str, text: str, source: str = "codebook snapshot"
     return build_codebook(json.loads(model), text, source, _Problems(source))
 
 
-def build_codebook(data: Any, text: str, source: str, problems: "_Problems") -> Codebook:
+def build_codebook(data: Any, text: str, source: str, problems: "_Problems", *,
+                   check_names: bool = False) -> Codebook:
     """Validate loaded codebook data (from YAML, with line numbers, or plain) and build it."""
     if not isinstance(data, dict):
         problems.add(None, "the codebook must be a mapping with 'name' and 'dimensions'")
@@ -279,9 +289,34 @@ def build_codebook(data: Any, text: str, source: str, problems: "_Problems") -> 
             if dimension is not None:
                 dimensions.append(dimension)
 
+    warnings = _check_names(problems) if check_names else []
     if problems.lines:
         raise UserError(f"{source} is not a valid codebook:", problems=problems.lines)
-    return Codebook(name=name, description=description, dimensions=dimensions, text=text)
+    return Codebook(name=name, description=description, dimensions=dimensions, text=text, warnings=warnings)
+
+
+def _check_names(problems: "_Problems") -> list[str]:
+    """Duplicate code names: problems within a dimension, warnings across dimensions."""
+    first: dict[tuple[str, str], tuple[str, int | None]] = {}
+    elsewhere: dict[str, tuple[str, str]] = {}
+    warnings = []
+    for dimension_id, code_id, name, line in problems.names:
+        folded = " ".join(name.split()).casefold()
+        earlier = first.get((dimension_id, folded))
+        if earlier is not None:
+            where = f" (line {earlier[1] + 1})" if earlier[1] is not None else ""
+            problems.add(line, f"code '{code_id}': the name '{name}' is already used by '{earlier[0]}'{where} in "
+                               f"dimension '{dimension_id}'; QDA tools identify codes by name, so give it another")
+            continue
+        first[(dimension_id, folded)] = (code_id, line)
+        other = elsewhere.get(folded)
+        if other is not None and other[0] != dimension_id:
+            warnings.append(f"{problems.source}:{(line or 0) + 1}: warning: code '{code_id}' has the name '{name}', "
+                            f"like '{other[1]}' in dimension '{other[0]}'; a QDA tool importing the codebook "
+                            "may keep only one of them")
+        else:
+            elsewhere.setdefault(folded, (dimension_id, code_id))
+    return warnings
 
 
 def _parse_dimension(raw: Any, problems: _Problems, earlier: list[Dimension],
@@ -350,6 +385,8 @@ def _parse_codes(raw_codes: list, problems: _Problems, dimension: Dimension, par
         if code_id and code_id in dimension.by_id:
             problems.add(_line(raw, "id"), f"duplicate code id '{code_id}' in dimension '{dimension.id}'")
         name = _text_field(raw, "name", problems, what, required=True)
+        if name:
+            problems.names.append((dimension.id, code_id, name, _line(raw, "name")))
         key = _text_field(raw, "key", problems, what, required=True)
         key_line = _line(raw, "key")
         if key:
@@ -403,4 +440,4 @@ def load_codebook(path: Path) -> Codebook:
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
         raise UserError(f"{path}:{line}: not valid UTF-8 text; save the codebook as UTF-8.")
-    return parse_codebook(text, str(path))
+    return parse_codebook(text, str(path), check_names=True)
