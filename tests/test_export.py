@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -46,7 +47,7 @@ def merged_path(tmp_path):
            ids[1]: {"relevance": "yes", "challenge": ["perf.wrong"]},
            ids[2]: {"relevance": "yes", "challenge": ["usage.api"]}, ids[3]: {"relevance": "yes", "challenge": ["perf.wrong"]}}
     code_session(study, "ana", items, ana, memos={ids[1]: "two challenges? <see> & check"},
-                 rounds={i: "calibration-1" for i in ids})
+                 rounds={i: "calibration-1" for i in ids}, unsure=(ids[1],))
     code_session(study, "ben", items, ben, rounds={i: "calibration-1" for i in ids})
     merged = merge_sessions(study.session_paths(), study.merged_path)
     merged.decide(ids[1], "challenge", ["usage.loading", "perf.wrong"], decided_by="lead", method="union",
@@ -72,6 +73,10 @@ def test_csv_has_final_and_every_coders_codes_and_the_codebook(merged_path):
     assert third["final:challenge"] == "" and third["decision:challenge"] == ""  # not asked any more
     assert fifth["final:relevance"] == "" and fifth["ana:relevance"] == ""  # nobody coded it
     assert fourth["round"] == "calibration-1"
+    # Who opened it, its labels, why it was closed, when it last changed, how many comments.
+    assert (first["author"], first["labels"], first["state_reason"], first["updated_at"], first["comment_count"]) == (
+        "user1", "bug", "completed", "2024-02-02T10:00:00Z", "1")
+    assert second["flags:ana"] == "unsure" and second["flags:ben"] == "" and first["flags:ana"] == ""
     # Text from issues is cleaned, and a formula is not left for a spreadsheet to run.
     assert first["title"] == clean_line(HOSTILE_TITLE)
     assert not set(first["title"]) & FORBIDDEN_CHARACTERS
@@ -92,8 +97,17 @@ def test_jsonl_round_trip(merged_path, tmp_path):
     assert second["final"] == {"relevance": ["yes"], "challenge": ["perf.wrong", "usage.loading"]}
     assert second["decisions"]["challenge"]["rationale"] == "both are in the thread"
     assert second["decisions"]["challenge"]["decided_by"] == "lead"
-    assert second["coders"]["ben"] == {"status": "coded", "codes": {"challenge": ["perf.wrong"], "relevance": ["yes"]},
-                                       "memo": ""}
+    ben = second["coders"]["ben"]
+    assert {k: ben[k] for k in ("status", "codes", "memo", "flags", "memo_at")} == {
+        "status": "coded", "codes": {"challenge": ["perf.wrong"], "relevance": ["yes"]}, "memo": "", "flags": [],
+        "memo_at": None}
+    # When each code was given and the memo written, as the sessions recorded them.
+    assert set(ben["coded_at"]) == {"challenge", "relevance"}
+    assert all(at.endswith("Z") for codes in ben["coded_at"].values() for at in codes.values())
+    ana = second["coders"]["ana"]
+    assert ana["flags"] == ["unsure"] and ana["memo_at"].endswith("Z")
+    assert ana["memo_at"] >= min(at for codes in ana["coded_at"].values() for at in codes.values())
+    assert second["author"] == "user2" and second["comment_count"] == 1 and second["updated_at"]
     assert lines[4]["coders"]["ana"]["status"] == "uncoded"
     codebook = [json.loads(line) for line in written[1].read_text(encoding="utf-8").splitlines()]
     assert any(c["code"] == "usage.api" and c["parent"] == "usage" for c in codebook)
@@ -126,35 +140,50 @@ def test_qdpx_validates_against_the_refi_schema_and_is_complete(merged_path, sch
     listed = set(archive.namelist())
     for source in sources:
         name = source.get("plainTextPath").removeprefix("internal://")
-        assert f"Sources/{name}" in listed
-        text = archive.read(f"Sources/{name}").decode("utf-8")
-        selection = source.find(f"{Q}PlainTextSelection")
-        assert (int(selection.get("startPosition")), int(selection.get("endPosition"))) == (0, len(text))
-        for coding in selection.findall(f"{Q}Coding"):
-            assert coding.get("creatingUser") in users
-            assert coding.find(f"{Q}CodeRef").get("targetGUID") in codes
+        assert f"sources/{name}" in listed  # the folder as the specification spells it
+        text = archive.read(f"sources/{name}").decode("utf-8")
+        for selection in source.findall(f"{Q}PlainTextSelection"):
+            assert (int(selection.get("startPosition")), int(selection.get("endPosition"))) == (0, len(text))
+            assert selection.get("creatingUser") in users and selection.get("creationDateTime")
+            for coding in selection.findall(f"{Q}Coding"):
+                assert coding.get("creatingUser") == selection.get("creatingUser")
+                assert coding.find(f"{Q}CodeRef").get("targetGUID") in codes
+
+    def selection_of(source, user):
+        found = [s for s in source.findall(f"{Q}PlainTextSelection") if users[s.get("creatingUser")] == user]
+        assert len(found) <= 1  # one selection per coder and item
+        return found[0] if found else None
 
     def codings(source, user):
-        selection = source.find(f"{Q}PlainTextSelection")
+        selection = selection_of(source, user)
         return sorted(codes[c.find(f"{Q}CodeRef").get("targetGUID")].get("name")
-                      for c in selection.findall(f"{Q}Coding") if users[c.get("creatingUser")] == user)
+                      for c in selection.findall(f"{Q}Coding")) if selection is not None else []
 
-    second = next(s for s in sources if s.get("name").startswith("octo/models#2 "))
+    second = next(s for s in sources if s.get("name").startswith("octo_models#2 "))
     assert codings(second, "ana") == ["Loading", "Relevant", "Wrong output"]
     assert codings(second, "ben") == ["Relevant", "Wrong output"]
     assert codings(second, "final") == ["Loading", "Relevant", "Wrong output"]
-    # Memos and rationales are notes the source points to.
-    notes = {n.get("guid"): n.find(f"{Q}PlainTextContent").text for n in root.iter(f"{Q}Note")}
-    refs = [r.get("targetGUID") for r in second.findall(f"{Q}NoteRef")]
-    assert sorted(notes[r] for r in refs) == sorted(["two challenges? <see> & check",
-                                                     "union: perf.wrong, usage.loading\nboth are in the thread"])
+    # The memo is the description of its coder's selection; the decision's rationale the final user's.
+    assert selection_of(second, "ana").find(f"{Q}Description").text == "two challenges? <see> & check"
+    assert selection_of(second, "ben").find(f"{Q}Description") is None
+    final = selection_of(second, "final")
+    assert final.find(f"{Q}Description").text == ("Challenge: perf.wrong, usage.loading (union, decided by lead): "
+                                                  "both are in the thread")
+    assert users[final.get("modifyingUser")] == "lead"
+    # The flag is a set of sources.
+    flag_set = root.find(f"{Q}Sets/{Q}Set")
+    assert flag_set.get("name") == "unsure: ana"
+    assert [m.get("targetGUID") for m in flag_set.findall(f"{Q}MemberSource")] == [second.get("guid")]
     # Repository, state and dates are variables; the repository is a case.
     variables = {v.get("guid"): v.get("name") for v in root.iter(f"{Q}Variable")}
     values = {variables[v.find(f"{Q}VariableRef").get("targetGUID")]: v[1].text for v in second.findall(f"{Q}VariableValue")}
     assert values["repository"] == "octo/models" and values["number"] == "2" and values["round"] == "calibration-1"
-    assert values["created at"] == "2024-01-03T10:00:00Z"
+    assert values["created at"] == "2024-01-03T10:00:00Z" and values["item"] == "octo/models#2"
+    assert values["author"] == "user2" and values["comment count"] == "1"
     case = root.find(f"{Q}Cases/{Q}Case")
     assert case.get("name") == "octo/models" and len(case.findall(f"{Q}SourceRef")) == 5
+    # The codebook's description is the project's.
+    assert root.find(f"{Q}Description").text == "Two dimensions, a hierarchy of two levels."
 
 
 def test_a_hostile_title_survives_the_xml_round_trip_escaped(merged_path, schema):
@@ -162,11 +191,15 @@ def test_a_hostile_title_survives_the_xml_round_trip_escaped(merged_path, schema
     archive, root = _project(path)
     raw = archive.read("project.qde").decode("utf-8")
     schema.validate(raw)
-    assert "<b>" not in raw and "&lt;b&gt;&amp;amp;&lt;/b&gt;" in raw
-    first = next(s for s in root.iter(f"{Q}TextSource") if s.get("name").startswith("octo/models#1 "))
+    # Markup in a title or memo stays text: escaped in the XML (the memo), or, in a source's name,
+    # which importers use as a file name, with the characters a file name cannot hold made spaces.
+    assert "<b>" not in raw and "<see>" not in raw
+    assert "&lt;see&gt; &amp; check" in raw and "fails b &amp;amp; b quoted" in raw
+    first = next(s for s in root.iter(f"{Q}TextSource") if s.get("name").startswith("octo_models#1 "))
     expected = clean_line(HOSTILE_TITLE).replace("\ufffe", "")
-    assert first.get("name") == f"octo/models#1 {expected}"
-    text = archive.read("Sources/" + first.get("plainTextPath").removeprefix("internal://")).decode("utf-8")
+    # In the name (a file name for the importers) the characters files cannot hold become spaces.
+    assert first.get("name") == "octo_models#1 " + " ".join(re.sub(r'[\\/:*?"<>|]', " ", expected).split())
+    text = archive.read("sources/" + first.get("plainTextPath").removeprefix("internal://")).decode("utf-8")
     assert text.splitlines()[0] == expected
     assert not set(raw) & (FORBIDDEN_CHARACTERS - {"\r"})
 
@@ -219,3 +252,27 @@ def test_cli_export(merged_path, tmp_path):
     assert not list(study.glob("exports/.*partial*"))
     with MergedStore(merged_path, readonly=True) as merged:
         assert merged.coders() == ["ana", "ben"]
+
+
+def test_a_study_merged_before_times_were_kept_still_exports_and_upgrades(merged_path, schema, tmp_path):
+    """merged.db files from before m002 (no time on codings and memos): read-only exports fall
+    back to the merge's time; opening it to write (merge, reconcile) adds the columns."""
+    import sqlite3
+
+    connection = sqlite3.connect(merged_path)
+    with connection:
+        connection.execute("alter table codings drop column at")
+        connection.execute("alter table memos drop column at")
+        connection.execute("delete from _sqlite_migrations where name = 'm002_memo_and_coding_times'")
+    connection.close()
+    path = export(merged_path, "qdpx", tmp_path / "old.qdpx")[0]
+    archive, root = _project(path)
+    schema.validate(archive.read("project.qde").decode("utf-8"))
+    with MergedStore(merged_path, readonly=True) as merged:
+        merged_at = merged.meta("merged_at")
+    users = {u.get("guid"): u.get("name") for u in root.iter(f"{Q}User")}
+    coders = [s for s in root.iter(f"{Q}PlainTextSelection") if users[s.get("creatingUser")] in ("ana", "ben")]
+    assert coders and {c.get("creationDateTime") for s in coders for c in s.iter(f"{Q}Coding")} == {merged_at}
+    with MergedStore(merged_path) as merged:  # a writer upgrades it
+        columns = {row[1] for row in merged.db.execute("pragma table_info(codings)")}
+    assert "at" in columns
