@@ -125,7 +125,9 @@ def taxonomy_check(taxonomy_file: Path | None):
               help="The file to write (default: exports/codebook-taguette.csv or exports/codebook.qdc "
                    "beside the codebook).")
 def taxonomy_export(taxonomy_file: Path | None, fmt: str, out_path: Path | None):
-    """Write the codebook for another tool (Taguette, or any REFI-QDA tool)."""
+    """Write the codebook for Taguette or a QDA tool.
+
+    taguette-csv for Taguette's "Import codebook"; qdc for NVivo, ATLAS.ti, MAXQDA, QualCoder."""
     from annotator.codebook.model import load_codebook
 
     path = _taxonomy_path(taxonomy_file)
@@ -147,9 +149,9 @@ def taxonomy_export(taxonomy_file: Path | None, fmt: str, out_path: Path | None)
               help="The codebook to write (default: $ANNOTATOR_STUDY/taxonomy.yaml, or ./taxonomy.yaml).")
 @click.option("--force", is_flag=True, help="Replace the codebook file if it exists.")
 def taxonomy_import_qdc(qdc_file: Path, out_path: Path | None, force: bool):
-    """Start a codebook from a REFI-QDA codebook (.qdc, or a .qdpx project's).
+    """Start a codebook from a REFI-QDA codebook.
 
-    Made in NVivo, ATLAS.ti, MAXQDA or QualCoder: every folder becomes a multi-label dimension,
+    A .qdc, or a .qdpx project's codebook, made in NVivo, ATLAS.ti, MAXQDA or QualCoder: every folder becomes a multi-label dimension,
     its codes (up to three levels) the dimension's codes; ids and keys are made for them."""
     from annotator.exchange.qdc import import_qdc
 
