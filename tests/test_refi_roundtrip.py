@@ -196,3 +196,18 @@ def test_a_qda_tools_codings_become_sessions_that_merge_and_reconcile(tmp_path):
         assert merged.final_labels()[ids[0]] == {"relevance": {"yes"}, "challenge": {"usage.loading"}}
     finally:
         merged.close()
+
+
+def test_a_projects_codebook_starts_a_new_study(exported, tmp_path):
+    """`taxonomy import-qdc` also reads the codebook of a .qdpx project."""
+    from annotator.codebook.model import load_codebook
+
+    study, qdpx = exported
+    out = tmp_path / "taxonomy.yaml"
+    result = CliRunner().invoke(cli, ["taxonomy", "import-qdc", str(qdpx), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    original, imported = load_codebook(study.taxonomy_path), load_codebook(out)
+    assert [(d.id, d.kind, [c.name for c in d.walk()]) for d in imported.dimensions] == \
+           [(d.id, d.kind, [c.name for c in d.walk()]) for d in original.dimensions]
+    result = CliRunner().invoke(cli, ["taxonomy", "export", str(out), "--format", "qdc"])
+    assert result.exit_code == 0 and (tmp_path / "exports" / "codebook.qdc").is_file()
