@@ -619,7 +619,7 @@ class _Session:
     memos: dict[str, str]
     flags: dict[str, set[str]]
     status: dict[str, str]
-    label_times: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (item, dimension, code) -> at
+    label_rows: list[tuple] = field(default_factory=list)  # (item, dimension, code, at): codings as stored
     memo_times: dict[str, str] = field(default_factory=dict)
 
 
@@ -637,10 +637,9 @@ def _read_session(path: Path) -> _Session:
         columns = [d[0] for d in cursor.description]
         items = {row_[0]: dict(zip(columns, row_)) for row_ in cursor.fetchall()}
         labels: dict[str, dict[str, set[str]]] = {}
-        label_times: dict[tuple[str, str, str], str] = {}
-        for item_id, dimension, code, at in store.db.execute("select item_id, dimension, code, at from labels"):
+        label_rows = store.db.execute("select item_id, dimension, code, at from labels").fetchall()
+        for item_id, dimension, code, _ in label_rows:
             labels.setdefault(item_id, {}).setdefault(dimension, set()).add(code)
-            label_times[(item_id, dimension, code)] = at
         memos, memo_times = {}, {}
         for item_id, text, at in store.db.execute("select item_id, text, at from memos"):
             memos[item_id] = text
@@ -666,7 +665,7 @@ def _read_session(path: Path) -> _Session:
                 status[item_id] = "uncoded"
         return _Session(path=path, coder=store.coder or path.stem, codebook=codebook,
                         codebook_version=row[0], codebook_created=row[1] or "", items=items,
-                        labels=labels, memos=memos, flags=flags, status=status, label_times=label_times,
+                        labels=labels, memos=memos, flags=flags, status=status, label_rows=label_rows,
                         memo_times=memo_times)
     finally:
         store.close()
@@ -856,11 +855,8 @@ def _merge_sessions(paths: Iterable[Path | str], out_path: Path | str, allow_mis
             for item_id in session.items:
                 flags = sorted(session.flags.get(item_id, ()))
                 assignments.append((item_id, session.coder, session.status[item_id], _json(flags) if flags else None))
-            for item_id, by_dimension in session.labels.items():
-                for dimension, codes in by_dimension.items():
-                    for code in codes:
-                        codings.append((item_id, session.coder, dimension, code,
-                                        session.label_times.get((item_id, dimension, code))))
+            coder = session.coder
+            codings.extend([(item_id, coder, dimension, code, at) for item_id, dimension, code, at in session.label_rows])
             for item_id, text in session.memos.items():
                 if text:
                     memos.append((item_id, session.coder, text, session.memo_times.get(item_id)))
