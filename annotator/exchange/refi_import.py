@@ -266,9 +266,9 @@ def _read(project: _Project, study: Study, codebook: Codebook, include_final: bo
         if text and text not in entry(user, item_id)["memos"]:
             entry(user, item_id)["memos"].append(text)
 
-    def add_coding(coding: ET.Element, fallback: str, item_id: str, *owners: ET.Element) -> None:
-        user = user_of(coding, *owners) if any(o.get("creatingUser") or o.get("modifyingUser")
-                                               for o in (coding, *owners)) else fallback
+    def add_coding(coding: ET.Element, fallback: str, item_id: str) -> None:
+        # Who applied the code, when the tool says so; else who made the selection.
+        user = user_of(coding) if (coding.get("creatingUser") or coding.get("modifyingUser")) else fallback
         target = next((ref.get("targetGUID") for ref in _children(coding, "CodeRef")), None)
         match = codes.get(target or "")
         if match is None:
