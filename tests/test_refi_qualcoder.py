@@ -154,6 +154,16 @@ def test_qualcoder_uses_the_source_name_as_a_file_name(demo):
         assert re.match(r"^[A-Za-z0-9-]+_[A-Za-z0-9._-]+#\d+( |$)", name), name  # owner_repo#N title
 
 
+def test_qualcoder_reads_the_source_date_from_textsource_creationdatetime(demo):
+    """refi.py: the source's date is @creationDateTime (else @modifiedDateTime, else now): the issue's creation."""
+    _, _, root = demo
+    for source in root.iter(f"{Q}TextSource"):
+        values = {v[0].get("targetGUID"): v[1].text for v in source.findall(f"{Q}VariableValue")}
+        created = next(v.get("guid") for v in root.iter(f"{Q}Variable") if v.get("name") == "created at")
+        assert source.get("creationDateTime") == values[created]
+        assert DATETIME.match(source.get("creationDateTime"))
+
+
 def test_qualcoder_reads_the_source_text_as_utf8_and_shifts_windows_line_endings(demo):
     """refi.py replaces '\\n' by '\\n ' in a file with '\\r\\n' (positions then drift): we write '\\n' only."""
     _, archive, _ = demo

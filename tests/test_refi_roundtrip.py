@@ -58,6 +58,15 @@ def test_export_then_import_gives_back_every_coders_labels_memos_and_flags(expor
         again.close()
 
 
+def test_dry_run_reports_and_writes_nothing(exported, tmp_path):
+    _, qdpx = exported
+    fresh = fresh_study(tmp_path / "fresh")
+    result = CliRunner().invoke(cli, ["import-qdpx", str(qdpx), "--study", str(fresh.root), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "ana: " in result.output and "dry run: nothing was written." in result.output
+    assert fresh.session_paths() == []
+
+
 def test_importing_again_refuses_and_writes_nothing(exported, tmp_path):
     study, qdpx = exported
     fresh = fresh_study(tmp_path / "fresh")
