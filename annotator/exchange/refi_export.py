@@ -83,11 +83,13 @@ def _latest(*values: str | None) -> str | None:
 
 
 class _Users:
+    """The project's <Users>: a user is added the first time it is named."""
+
     def __init__(self, users: ET.Element):
         self.element = users
         self.guids: dict[str, str] = {}
 
-    def __getitem__(self, name: str) -> str:
+    def guid_of(self, name: str) -> str:
         if name not in self.guids:
             self.guids[name] = guid("user", name)
             ET.SubElement(self.element, f"{NS}User", {"guid": self.guids[name], "name": xml_text(name)})
@@ -105,12 +107,12 @@ def build_project(merged: MergedStore, *, codings: str = "both") -> tuple[ET.Ele
         "creationDateTime": now()})
     users = _Users(ET.SubElement(project, f"{NS}Users"))
     for name in merged.coders():
-        users[name]
+        users.guid_of(name)
     if codings != "coders":
-        users[FINAL_USER]
+        users.guid_of(FINAL_USER)
     for decision in merged.decisions().values():
         if decision["decided_by"] != AUTO:
-            users[decision["decided_by"]]  # reconcilers are users too
+            users.guid_of(decision["decided_by"])  # reconcilers are users too
 
     book = ET.SubElement(project, f"{NS}CodeBook")
     book.append(codes_element(codebook, PROJECT_NS))
@@ -159,14 +161,14 @@ def build_project(merged: MergedStore, *, codings: str = "both") -> tuple[ET.Ele
             element = ET.SubElement(source, f"{NS}PlainTextSelection", {
                 "guid": guid("selection", item_id, user), "name": xml_text(f"{user}: whole issue"),
                 "startPosition": "0", "endPosition": str(len(text)),
-                "creatingUser": users[user], "creationDateTime": at})
+                "creatingUser": users.guid_of(user), "creationDateTime": at})
             if modified_by:
-                element.set("modifyingUser", users[modified_by])
+                element.set("modifyingUser", users.guid_of(modified_by))
             if description:
                 ET.SubElement(element, f"{NS}Description").text = xml_text(description)
             for dimension_id, code_id, when in codes:
                 coding = ET.SubElement(element, f"{NS}Coding", {
-                    "guid": guid("coding", item_id, user, dimension_id, code_id), "creatingUser": users[user],
+                    "guid": guid("coding", item_id, user, dimension_id, code_id), "creatingUser": users.guid_of(user),
                     "creationDateTime": stamp(when) or at})
                 ET.SubElement(coding, f"{NS}CodeRef", {"targetGUID": guid("code", dimension_id, code_id)})
 
