@@ -178,7 +178,7 @@ def taxonomy_show(taxonomy_file: Path | None):
 
 # --- codebook change commands ---
 # Each change edits taxonomy.yaml (comments and order kept), records it in taxonomy.changes.yaml
-# and carries it into every session of the study (see annotator/codebook/changes.py).
+# and carries it into every session of the study (see annotator/revision/apply.py).
 
 
 def _change_options(func):
@@ -196,7 +196,8 @@ def _why_option(func):
 def _run_changes(study_dir: Path, changes, coder: str | None, dry_run: bool, skip_locked: bool) -> None:
     import getpass
 
-    from annotator.codebook.changes import applied_lines, apply_changes
+    from annotator.render.codebook_changes import applied_lines
+    from annotator.revision.apply import apply_changes
 
     applied = apply_changes(study_dir, changes, by=coder or getpass.getuser(), dry_run=dry_run,
                             skip_locked=skip_locked)
@@ -322,12 +323,11 @@ def taxonomy_sync(sessions, dry_run, skip_locked, study_dir):
 
     Sessions (default: all of the study's) are mapped through the recorded changes.
     """
-    from annotator.codebook.changes import sync_sessions
+    from annotator.render.codebook_changes import sync_lines
+    from annotator.revision.sessions import sync_sessions
 
-    for outcome in sync_sessions(study_dir, list(sessions) or None, dry_run=dry_run, skip_locked=skip_locked):
-        click.echo(outcome.summary())
-        for u in outcome.unmapped:
-            click.echo(f"  {u.item_id} {u.dimension}/{u.code}: {u.reason}; flagged for recoding")
+    for line in sync_lines(sync_sessions(study_dir, list(sessions) or None, dry_run=dry_run, skip_locked=skip_locked)):
+        click.echo(line)
 
 
 @taxonomy_group.command("pull")
@@ -340,23 +340,13 @@ def taxonomy_pull(sessions, study_dir, coder, dry_run, skip_locked):
     """
     import getpass
 
-    from annotator.codebook.changes import applied_lines, pull_proposed
+    from annotator.render.codebook_changes import pulled_lines
+    from annotator.revision.proposals import pull_proposed
 
     pulled = pull_proposed(study_dir, list(sessions) or None, by=coder or getpass.getuser(), dry_run=dry_run,
                            skip_locked=skip_locked)
-    for proposal in pulled.already:
-        click.echo(f"{proposal.dimension}/{proposal.code} (proposed by {', '.join(proposal.coders)}) is already in taxonomy.yaml.")
-    if pulled.applied is None:
-        click.echo("No new proposed codes." if not pulled.already else "Nothing new to pull.")
-        return
-    for proposal in pulled.added:
-        for who, items in proposal.items.items():
-            click.echo(f"{proposal.dimension}/{proposal.code} \"{proposal.name}\": proposed by {who} "
-                       f"on {len(items)} items{': ' + ', '.join(items) if items else ''}")
-    for line in applied_lines(pulled.applied):
+    for line in pulled_lines(pulled, dry_run):
         click.echo(line)
-    if not dry_run:
-        click.echo("Review the new codes with the team: keep, rename, merge or retire them.")
 
 
 @taxonomy_group.command("doc")
@@ -369,13 +359,14 @@ def taxonomy_doc(out_file, study_dir):
     Definitions, include/exclude criteria, examples, how often each code was used so far,
     and the recorded changes.
     """
-    from annotator.codebook.changes import render_doc
+    from annotator.files import write_atomic
+    from annotator.render.codebook_doc import render_doc
 
     text = render_doc(study_dir)
     if out_file is None:
         click.echo(text)
     else:
-        out_file.write_text(text, encoding="utf-8")
+        write_atomic(out_file, text)
         click.echo(f"wrote {out_file}")
 
 
@@ -387,12 +378,12 @@ def taxonomy_diff(old, new):
 
     Each of OLD and NEW is a taxonomy file, a session (its newest codebook) or SESSION.db@VERSION.
     """
-    from annotator.codebook.changes import diff_codebooks, load_codebook_ref
+    from annotator.codebook.diff import diff_codebooks
+    from annotator.render.codebook_changes import diff_lines
+    from annotator.revision.usage import load_codebook_ref
 
     (a, a_label), (b, b_label) = load_codebook_ref(old), load_codebook_ref(new)
-    lines = diff_codebooks(a, b)
-    click.echo(f"{a_label} ({a.hash}) -> {b_label} ({b.hash})")
-    for line in lines or ["no codes changed" + ("" if a.hash == b.hash else " (wording or layout only)")]:
+    for line in diff_lines(a, a_label, b, b_label, diff_codebooks(a, b)):
         click.echo(line)
 
 
@@ -400,7 +391,8 @@ def taxonomy_diff(old, new):
 @study_option
 def taxonomy_log(study_dir):
     """The codebook's recorded changes: version, date, who, what, why."""
-    from annotator.codebook.changes import history_lines, load_history
+    from annotator.codebook.history import load_history
+    from annotator.render.codebook_changes import history_lines
     from annotator.study import Study
 
     for line in history_lines(load_history(Study(study_dir).require().taxonomy_path)):

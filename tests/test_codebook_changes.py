@@ -20,10 +20,14 @@ import sqlite_utils
 from click.testing import CliRunner
 
 from annotator.cli import cli
-from annotator.codebook.changes import (Change, NewCode, apply_changes, changelog_path, diff_codebooks,
-                                        load_history, map_labels_to_latest, map_session_to_latest,
-                                        parse_changes, propose_code, pull_proposed, render_doc, suggest_key,
-                                        sync_sessions)
+from annotator.codebook.changes import Change, parse_changes
+from annotator.codebook.diff import diff_codebooks
+from annotator.codebook.history import changelog_path, load_history, map_labels_to_latest
+from annotator.codebook.keys import suggest_key
+from annotator.render.codebook_doc import render_doc
+from annotator.revision.apply import apply_changes
+from annotator.revision.proposals import NewCode, propose_code, pull_proposed
+from annotator.revision.sessions import map_session_to_latest, sync_sessions
 from annotator.errors import UserError
 from annotator.coding.session import SessionStore, migrations
 from annotator.codebook.model import load_codebook, parse_codebook
@@ -585,7 +589,7 @@ def test_suggested_keys_avoid_siblings_top_level_keys_and_reserved_keys(small_co
 
 
 def propose_code_for(codebook, key):
-    from annotator.codebook.changes import check_key
+    from annotator.codebook.keys import check_key
 
     check_key(codebook, "challenge", None, key)
 
@@ -782,6 +786,6 @@ def test_a_session_from_before_m002_is_upgraded_keeping_everything(tmp_path, sma
 
 
 def test_the_core_does_not_import_textual():
-    code = ("import sys, annotator.codebook.changes as c; "
+    code = ("import sys, annotator.codebook.changes, annotator.codebook.edits, annotator.revision.apply; "
             "assert 'textual' not in sys.modules, 'textual imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])

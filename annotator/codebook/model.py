@@ -390,11 +390,12 @@ def _parse_codes(raw_codes: list, problems: _Problems, dimension: Dimension, par
         key = _text_field(raw, "key", problems, what, required=True)
         key_line = _line(raw, "key")
         if key:
-            action = reserved_key_action(key)
-            if action:
-                problems.add(key_line, f"{what}: key '{key}' is the coding screen's own key ({action}); choose a letter or digit")
-            elif not KEY_PATTERN.match(key):
-                problems.add(key_line, f"{what}: key '{key}' must be one lowercase letter or digit")
+            # keys.py builds on this module, so it is imported here, not at the top.
+            from annotator.codebook.keys import key_problem
+
+            problem = key_problem(key)
+            if problem:
+                problems.add(key_line, f"{what}: {problem}")
             elif key in sibling_keys:
                 problems.add(key_line, f"{what}: key '{key}' is already used by '{sibling_keys[key]}' on the same screen")
             elif top_keys is not None and key in top_keys:

@@ -4,7 +4,7 @@ The coder gives a name, the theme it goes under (or the top level of a dimension
 definition; a free key is suggested from the name (not taken by a sibling, nor by any
 top-level code of any dimension, nor one of the coding screen's own keys). Saving returns a
 ``NewCode``; the coding screen then records it in the session as a new codebook version,
-marked as proposed by the coder (``codebook_changes.propose_code``), and applies it to the item.
+marked as proposed by the coder (``annotator.revision.proposals.propose_code``), and applies it to the item.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Select, Static
 
-from annotator.codebook.changes import NewCode, check_key, suggest_key
+from annotator.codebook.keys import check_key, suggest_key
+from annotator.revision.proposals import NewCode
 from annotator.errors import UserError
 from annotator.codebook.model import Codebook
 

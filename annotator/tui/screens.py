@@ -412,7 +412,7 @@ class CodingScreen(Screen):
         """Add a code to the session's codebook (proposed to the team) and apply it to this item."""
         if self.item_id is None:
             return
-        from annotator.codebook.changes import propose_code
+        from annotator.revision.proposals import propose_code
         from annotator.tui.new_code import NewCodeScreen
 
         item_id = self.item_id
