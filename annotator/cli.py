@@ -747,7 +747,7 @@ def report_command(study_arg, study_dir, out_dir, include_not_planned, unit, no_
     (Kruskal-Wallis, Dunn-Holm, Cliff's delta; an issue counts in each of its themes). Printed
     here, and written as Markdown, CSV, JSON, PNG and SVG to STUDY/reports.
     """
-    from annotator.analysis.report import run_report
+    from annotator.render.study_report_files import run_report
 
     run_report(_analysis_study(study_arg, study_dir), out_dir,
                include_not_planned=include_not_planned, unit=unit, figures=not no_figures,
@@ -761,12 +761,12 @@ def report_command(study_arg, study_dir, out_dir, include_not_planned, unit, no_
 @study_option
 def methods_command(study_arg, study_dir):
     """Print the methods paragraph, each number with its source."""
-    from annotator.analysis.report import build_report
     from annotator.analysis.methods import methods_paragraph
+    from annotator.analysis.report import study_report
 
     study = _analysis_study(study_arg, study_dir)
     try:
-        report = build_report(study)
+        report = study_report(study)
     except UserError:
         report = None  # no final labels yet: describe what there is
     click.echo(methods_paragraph(study, report), nl=False)
@@ -805,7 +805,8 @@ def merge_command(sessions, study_dir, out_path, fmt, allow_mismatch, no_auto_ag
     the coders' codes and keeps every reconciliation decision.
     """
     from annotator.agreement.merge import merge_sessions
-    from annotator.agreement.report import build_report, render
+    from annotator.agreement.report import agreement_report
+    from annotator.render.agreement import render
     from annotator.study import Study
 
     study = Study(study_dir)
@@ -817,7 +818,7 @@ def merge_command(sessions, study_dir, out_path, fmt, allow_mismatch, no_auto_ag
     out = out_path or study.merged_path
     merged = merge_sessions(sessions, out, allow_mismatch=allow_mismatch, auto_agree=not no_auto_agree)
     try:
-        report = build_report(merged)
+        report = agreement_report(merged)
     finally:
         merged.close()
     click.echo(f"merged {len(sessions)} sessions into {out}", err=True)

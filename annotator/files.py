@@ -56,9 +56,9 @@ def replacing(path: Path | str) -> Iterator[Path]:
     written there is synced and moved over ``path``. On an error the temporary file is removed."""
     path = Path(path)
     _check_target(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.partial-{os.getpid()}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         yield temporary
         with open(temporary, "rb+") as handle:
             os.fsync(handle.fileno())
@@ -68,7 +68,8 @@ def replacing(path: Path | str) -> Iterator[Path]:
         raise UserError(f"{path}: cannot write ({error.strerror}); check the folder exists, is "
                         "writable and the disk has room.") from error
     finally:
-        temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # gone already, or the folder never existed
+            temporary.unlink()
     _fsync_folder(path.parent)
 
 

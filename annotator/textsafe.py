@@ -5,7 +5,8 @@ reach the terminal as control sequences (ESC/CSI/OSC, BEL, NUL...) nor be parsed
 Textual markup. ``clean`` strips C0/C1 control characters (except newline and tab) and the
 bidirectional overrides that can disguise text; it runs at ingestion and again at display.
 Markup is avoided at display by handing widgets ``rich.text.Text``/``Content`` objects, never
-markup strings.
+markup strings. In the Markdown files annotator writes, ``md_escape`` keeps such text plain: it
+reads as typed, never as emphasis, a link, HTML, code, math, a table's column break or a heading.
 """
 
 from __future__ import annotations
@@ -54,3 +55,30 @@ def clean_line(text: object, limit: int | None = None) -> str:
     if limit is not None and len(line) > limit:
         line = line[: max(0, limit - 1)] + "…"
     return line
+
+
+# Characters that are markup anywhere in a line: emphasis (*), code (`), links and images ([ ]),
+# HTML and autolinks (<; a ">" only closes what "<" opened), math ($ in GitHub and pandoc), a
+# table's column break (|), strikethrough (~), pandoc attributes ({ }). The backslash is escaped
+# in the same pass, so the escapes added are not escaped again.
+_ANYWHERE = re.compile(r"([\\`*\[\]<$|~{}])")
+# "_" starts emphasis unless it sits between two letters or digits (closed_at stays as it is).
+_UNDERSCORE = re.compile(r"_(?![^\W_])|(?<![^\W_])_")
+# An entity reference (&amp; &#60;) would turn into the character it names.
+_ENTITY = re.compile(r"&(?=#?\w+;)")
+# At the start of a line: a quote, a heading ("# "), a list item ("- ", "+ ", "1. "), a rule or
+# setext underline ("--"). A number such as "-0.12" or "0.40" is left as it is.
+_LINE_START = re.compile(r"^(>|#{1,6}(?=\s|$)|[+\-](?=\s|$|-)|=)|^(\d{1,9})([.)])(?=\s|$)")
+
+
+def md_escape(value: object) -> str:
+    """One line of plain text for Markdown prose or a table cell.
+
+    Control characters are dropped, newlines and runs of spaces become one space, and every
+    character Markdown would act on is escaped with a backslash.
+    """
+    text = " ".join(clean_line(value).split())
+    text = _ANYWHERE.sub(r"\\\1", text)
+    text = _UNDERSCORE.sub(r"\\_", text)
+    text = _ENTITY.sub(r"\\&", text)
+    return _LINE_START.sub(lambda m: "\\" + m.group(1) if m.group(1) else m.group(2) + "\\" + m.group(3), text)

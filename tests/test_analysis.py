@@ -169,9 +169,9 @@ def study(tmp_path_factory) -> Study:
 
 @pytest.fixture(scope="module")
 def report(study):
-    from annotator.analysis.report import build_report
+    from annotator.analysis.report import study_report
 
-    return build_report(study)
+    return study_report(study)
 
 
 # --- the numbers, against scipy / scikit-posthocs called here -------------------------------
@@ -257,9 +257,9 @@ def test_across_themes_matches_scipy_and_scikit_posthocs(report):
 def test_include_not_planned_changes_the_counts(study, report):
     from scipy.stats import kruskal, mannwhitneyu
 
-    from annotator.analysis.report import build_report
+    from annotator.analysis.report import study_report
 
-    with_np = build_report(study, include_not_planned=True)
+    with_np = study_report(study, include_not_planned=True)
     two = with_np["resolution"]["relevance"]
     assert report["resolution"]["relevance"]["groups"]["PTM-related"]["n"] == 9
     assert two["groups"]["PTM-related"]["n"] == 10  # issue 9, closed as not planned after 2 days
@@ -275,12 +275,12 @@ def test_include_not_planned_changes_the_counts(study, report):
 def test_hours_and_compare_with_corpus(study, report):
     from scipy.stats import mannwhitneyu
 
-    from annotator.analysis.report import build_report
+    from annotator.analysis.report import study_report
 
-    hours = build_report(study, unit="hours")
+    hours = study_report(study, unit="hours")
     assert hours["resolution"]["relevance"]["groups"]["PTM-related"]["median"] == pytest.approx(
         24 * report["resolution"]["relevance"]["groups"]["PTM-related"]["median"])
-    corpus = build_report(study, compare_with="corpus")
+    corpus = study_report(study, compare_with="corpus")
     two = corpus["resolution"]["relevance"]
     # Every other issue of the same repositories, the undecided issue 23 (30 days) included.
     assert two["names"][1] == "Other issues"
@@ -331,7 +331,8 @@ def _closed(item_id: str, days: float | None, reason: str = "completed") -> dict
 
 
 def test_ties_small_groups_and_no_resolved_issues_are_reported(study):
-    from annotator.analysis.report import analyse, choose_roles, render_markdown, render_terminal
+    from annotator.analysis.report import analyse, choose_roles
+    from annotator.render.study_report import render_markdown, render_terminal
 
     roles = choose_roles(load_codebook(study.taxonomy_path))
     items = {f"o/r#{n}": _closed(f"o/r#{n}", 4) for n in range(1, 6)}  # every time is 4 days
@@ -529,7 +530,9 @@ def test_methods_before_the_merge_describes_the_corpus(tmp_path):
 
 
 def test_no_themes_yet_and_no_screening_dimension(study, tmp_path):
-    from annotator.analysis.report import analyse, choose_roles, render_markdown, render_terminal, write_report
+    from annotator.analysis.report import analyse, choose_roles
+    from annotator.render.study_report import render_markdown, render_terminal
+    from annotator.render.study_report_files import write_report
     from annotator.codebook.model import parse_codebook
 
     roles = choose_roles(load_codebook(study.taxonomy_path))

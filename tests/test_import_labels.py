@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from annotator.cli import cli
 from annotator.agreement.merge import merge_sessions
-from annotator.agreement.report import build_report
+from annotator.agreement.report import agreement_report
 from annotator.coding.session import SessionStore
 from fixtures.coders import code_session, make_items, make_study
 
@@ -60,7 +60,7 @@ def test_a_good_file_becomes_a_session_that_merges(tmp_path):
         assert ben.item("octo/models#3")["title"].startswith("Issue 3")
         assert ben.coded_ids() == {f"octo/models#{n}" for n in range(1, 5)}
     merged = merge_sessions(study.session_paths(), study.merged_path)
-    report = build_report(merged)
+    report = agreement_report(merged)
     merged.close()
     assert [c["coder"] for c in report["coders"]] == ["ana", "ben"]
     assert report["dimensions"][0]["rounds"]["calibration-1"]["n_items_multi_coded"] == 2

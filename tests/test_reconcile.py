@@ -16,7 +16,7 @@ from fixtures.coders import code_session, make_items, make_study
 from fixtures.hostile import FORBIDDEN_CHARACTERS, HOSTILE
 
 from annotator.agreement.merge import AUTO, MergedStore, merge_sessions
-from annotator.agreement.report import build_report
+from annotator.agreement.report import agreement_report
 from annotator.tui.messages import DecisionSaved, UnitShown
 from annotator.tui.reconcile import ReconcileScreen, build_reconcile_app
 from annotator.tui.screens import TextPrompt
@@ -301,7 +301,7 @@ def test_three_coders_digits_and_progress_then_the_report(tmp_path):
     run(path, body)
     assert decision(path, 2, "challenge")["codes"] == {"perf.wrong"}
     with MergedStore(path, readonly=True) as merged:
-        report = build_report(merged)
+        report = agreement_report(merged)
     assert report["reconciliation"]["undecided"] == 0
     assert report["reconciliation"]["decided"] == report["reconciliation"]["disagreements"] > 0
     after = report["dimensions"][1]["rounds"]["all"]["after"]

@@ -16,13 +16,13 @@ matplotlib is imported inside the functions so that ``annotator --help`` stays f
 
 from __future__ import annotations
 
-import os
 import textwrap
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from annotator.errors import UserError
+from annotator.files import replacing
 from annotator.textsafe import clean_line
 
 DPI = 150
@@ -69,17 +69,10 @@ def _save(figure, path: Path | str) -> list[Path]:
     """Write the figure to each output path through a temporary file; return the paths."""
     written = []
     for target in _outputs(path):
-        target.parent.mkdir(parents=True, exist_ok=True)
         fmt = target.suffix.lower().lstrip(".")
         metadata = {"Date": None} if fmt == "svg" else {}
-        partial = target.with_name(f".{target.name}.partial")
-        try:
+        with replacing(target) as partial:
             figure.savefig(partial, format=fmt, dpi=DPI, metadata=metadata)
-            os.replace(partial, target)
-        except OSError as error:
-            partial.unlink(missing_ok=True)
-            raise UserError(f"{target}: cannot write the figure ({error.strerror}); "
-                            f"check the folder exists and is writable") from error
         written.append(target)
     return written
 

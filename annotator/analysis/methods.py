@@ -19,7 +19,7 @@ import re
 from collections import Counter
 
 from annotator.errors import UserError
-from annotator.textsafe import clean_line
+from annotator.textsafe import md_escape
 
 
 class _Sources:
@@ -106,17 +106,17 @@ def merged_facts(study) -> dict:
     """Coders, rounds, agreement per round and how the disagreements were settled (merged.db).
 
     Agreement and the reconciliation totals come from the merge report
-    (annotator.agreement.report.build_report: what ``annotator merge --format json`` prints);
+    (annotator.agreement.report.agreement_report: what ``annotator merge --format json`` prints);
     the split of the decisions by who took them and how is read from the decisions table.
     """
     from annotator.agreement.merge import AUTO, MergedStore
-    from annotator.agreement.report import ALL, build_report
+    from annotator.agreement.report import ALL, agreement_report
 
     if not study.merged_path.is_file():
         return {"available": False}
     with MergedStore(study.merged_path, readonly=True) as merged:
         codebook = merged.codebook
-        merge_report = build_report(merged)
+        merge_report = agreement_report(merged)
         units = merged.units()
         decisions = merged.decisions()
         finals = merged.finals(units, decisions)
@@ -170,7 +170,7 @@ def merged_facts(study) -> dict:
 
 
 def methods_facts(study, report: dict | None = None) -> dict:
-    """Everything the methods paragraph states. ``report`` (from analysis.build_report) adds
+    """Everything the methods paragraph states. ``report`` (from analysis.report.study_report) adds
     the screening result and the theme counts."""
     if not study.merged_path.is_file() and not study.corpus_path.is_file():
         raise UserError(f"{study.root}: no corpus.db and no merged.db: nothing to describe yet. "
@@ -197,7 +197,7 @@ def _sample_sentence(sample: dict, src: _Sources) -> str:
     frame = (f"from a sampling frame of {_plural(sample['frame_size'], 'issue')} "
              f"{src.ref(table + ', column frame_size')}")
     if where:
-        frame += " (" + " and ".join(clean_line(w) for w in where) + ")"
+        frame += " (" + " and ".join(md_escape(w) for w in where) + ")"
     if rule.get("rule") == "cochran":
         how = (f"whose size follows Cochran's formula with the finite population correction for "
                f"{rule.get('confidence', 0.95):.0%} confidence and a {rule.get('margin', 0.05):.0%} "
@@ -209,7 +209,7 @@ def _sample_sentence(sample: dict, src: _Sources) -> str:
     strata = (", stratified by repository with proportional allocation"
               f" {src.ref(table + ', column params: stratify, allocation')}"
               if params.get("stratify") else "")
-    text = (f"Sample '{clean_line(sample['name'])}' holds "
+    text = (f"Sample '{md_escape(sample['name'])}' holds "
             f"{_plural(sample['size'], 'issue')} {src.ref(table + ', column size')}, drawn "
             f"{frame}, {how}{strata}, with the random seed {sample['seed']} "
             f"{src.ref(table + ', column seed')}, so that it can be drawn again.")
@@ -244,7 +244,7 @@ def _corpus_paragraph(corpus: dict, src: _Sources) -> str:
 
 def _coding_paragraph(merged: dict, src: _Sources) -> str:
     codebook = merged["codebook"]
-    coders = [clean_line(c["coder"]) for c in merged["coders"]]
+    coders = [md_escape(c["coder"]) for c in merged["coders"]]
     dims = []
     for dimension in codebook.dimensions:
         codes = list(dimension.walk())
@@ -253,13 +253,13 @@ def _coding_paragraph(merged: dict, src: _Sources) -> str:
         kind = "multi-label" if dimension.multi else "single-choice"
         what = (f"{_plural(len(themes), 'theme')} and {_plural(deeper, 'sub-theme')}"
                 if deeper else _plural(len(themes), 'code'))
-        dims.append(f"'{clean_line(dimension.name)}' ({kind}, {what})")
+        dims.append(f"'{md_escape(dimension.name)}' ({kind}, {what})")
     text = (f"{_plural(len(coders), 'coder')} ({_listing(coders)}) "
             f"{src.ref('merged.db, table coders')} coded the issues with the codebook "
-            f"'{clean_line(codebook.name)}' {src.ref('merged.db, table codebook (the YAML the merge checked every code against)')}"
+            f"'{md_escape(codebook.name)}' {src.ref('merged.db, table codebook (the YAML the merge checked every code against)')}"
             f", which has {_plural(len(dims), 'dimension')}: {_listing(dims)}.")
     if merged["rounds"]:
-        rounds = [f"'{clean_line(r['round'])}' ({_plural(r['items'] or 0, 'issue')})"
+        rounds = [f"'{md_escape(r['round'])}' ({_plural(r['items'] or 0, 'issue')})"
                   for r in merged["rounds"]]
         text += (f" Coding went in {_plural(len(rounds), 'round')}: {_listing(rounds)} "
                  f"{src.ref('merged.db, table rounds')}.")
@@ -276,8 +276,8 @@ def _agreement_paragraph(merged: dict, src: _Sources) -> str:
     for block in merged["agreement"]:
         parts = []
         for line in block["dimensions"]:
-            name = clean_line(codebook.dimension(line["dimension"]).name)
-            where = (f"annotator merge --format json (annotator.agreement.report.build_report "
+            name = md_escape(codebook.dimension(line["dimension"]).name)
+            where = (f"annotator merge --format json (annotator.agreement.report.agreement_report "
                      f"over merged.db): dimensions[{line['dimension']}].rounds[{block['key']}]")
             if line["multi"]:
                 how = ("codes.macro_kappa, codes.masi_alpha, codes.exact_set (macro mean of the "
@@ -301,7 +301,7 @@ def _agreement_paragraph(merged: dict, src: _Sources) -> str:
                     + f" over {_plural(line['items'], 'issue')} {src.ref(where + '; ' + how)}")
         if parts:
             label = ("Over all rounds" if block["round"] == "all rounds"
-                     else f"In round '{clean_line(block['round'])}'")
+                     else f"In round '{md_escape(block['round'])}'")
             sentences.append(f"{label}: " + "; ".join(parts) + ".")
     if not sentences:
         return ("No issue was coded by two or more coders, so no agreement can be reported "
@@ -325,7 +325,7 @@ def _reconciliation_paragraph(merged: dict, src: _Sources) -> str:
              f"{src.ref(totals + '.disagreements')}")
     resolved = [(settled[key], words) for key, words in SETTLED_WORDS if settled.get(key)]
     if resolved:
-        people = [clean_line(p) for p in merged["reconcilers"]]
+        people = [md_escape(p) for p in merged["reconcilers"]]
         settled_by_people = sum(n for n, _ in resolved)
         which = "them" if settled_by_people == merged["disagreements"] else f"{settled_by_people:,} of them"
         text += (f"; {_listing(people)} reconciled {which}, "

@@ -26,22 +26,16 @@ What is counted, so that a paper can say it:
   the report says how many issues count in more than one). Themes with fewer than 2 resolved
   issues are described but left out of the tests, and the report says so.
 
-Everything here returns plain JSON-serialisable data (``build_report``) and renders it
-(``render_terminal``, ``render_markdown``, ``write_report``). scipy, pandas and matplotlib
-are imported by annotator.analysis.statistics / annotator.analysis.figures inside their functions.
+Everything here returns plain JSON-serialisable data, the report model (``study_report``);
+annotator/render/study_report.py prints it and writes it as Markdown, CSV, JSON and figures.
+scipy and pandas are imported by annotator.analysis.statistics inside its functions.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import re
-import json
-import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from annotator import __version__
@@ -146,6 +140,7 @@ def choose_roles(codebook, *, thematic: str | None = None, screening: str | None
     return Roles(thematic=theme_dim, screening=screen_dim, relevant=tuple(dict.fromkeys(codes)))
 
 
+
 # --- reading the study ------------------------------------------------------------------------
 
 def require_merged(study) -> None:
@@ -159,32 +154,31 @@ def require_merged(study) -> None:
 
 
 @dataclass
-class FinalLabels:
+class StudyFinalCodes:
     """What the analysis reads from merged.db."""
 
     codebook: Any  # the codebook the merge checked the codes against
-    labels: dict[str, dict[str, set[str]]]  # item -> dimension -> final codes (decided units)
+    by_item: dict[str, dict[str, set[str]]]  # item -> dimension -> final codes (decided units)
     asked: dict[str, set[str]]  # dimension -> items some coder finished in that dimension
 
+    def final_codes(self, dimension_id: str) -> dict[str, set[str]]:
+        """item -> final codes of one dimension (as annotator.agreement.merge.final_codes gives them)."""
+        return {item: set(dims[dimension_id]) for item, dims in self.by_item.items()
+                if dimension_id in dims}
 
-def read_final_labels(study) -> FinalLabels:
+
+def read_final_codes(study) -> StudyFinalCodes:
     """The final (reconciled) codes of every item, with the merged study's codebook."""
     from annotator.agreement.merge import MergedStore
 
     with MergedStore(study.merged_path, readonly=True) as merged:
         codebook = merged.codebook
         units = merged.units()
-        labels = merged.final_labels()
+        by_item = merged.final_labels()
     asked: dict[str, set[str]] = {}
     for unit in units:
         asked.setdefault(unit.dimension, set()).add(unit.item_id)
-    return FinalLabels(codebook, labels, asked)
-
-
-def codes_of(final: FinalLabels, dimension_id: str) -> dict[str, set[str]]:
-    """item -> final codes of one dimension (as annotator.agreement.merge.final_codes gives them)."""
-    return {item: set(dims[dimension_id]) for item, dims in final.labels.items()
-            if dimension_id in dims}
+    return StudyFinalCodes(codebook, by_item, asked)
 
 
 def corpus_items(study, ids: Iterable[str] | None = None) -> dict[str, dict]:
@@ -386,21 +380,21 @@ def analyse(items: Mapping[str, Mapping], screening_codes: Mapping[str, Iterable
     }
 
 
-def build_report(study, *, include_not_planned: bool = False, unit: str = "days",
+def study_report(study, *, include_not_planned: bool = False, unit: str = "days",
                  thematic: str | None = None, screening: str | None = None,
                  relevant: str | None = None, compare_with: str = "screened",
                  alpha: float = DEFAULT_ALPHA) -> dict:
     """Read the study (corpus.db, merged.db and its codebook) and analyse it."""
     require_merged(study)
-    final = read_final_labels(study)
+    final = read_final_codes(study)
     roles = choose_roles(final.codebook, thematic=thematic, screening=screening, relevant=relevant)
-    screening_codes = codes_of(final, roles.screening.id) if roles.screening else {}
-    thematic_codes = codes_of(final, roles.thematic.id)
+    screening_codes = final.final_codes(roles.screening.id) if roles.screening else {}
+    thematic_codes = final.final_codes(roles.thematic.id)
     if not screening_codes and not thematic_codes:
         raise UserError(f"{study.merged_path}: no final labels yet. Reconcile the disagreements "
                         f"(`annotator reconcile`) so the items get final codes, then run the report.")
     key = roles.screening.id if roles.screening else roles.thematic.id
-    undecided = sorted(final.asked.get(key, set()) - set(codes_of(final, key)))
+    undecided = sorted(final.asked.get(key, set()) - set(final.final_codes(key)))
     report = analyse(corpus_items(study), screening_codes, thematic_codes, roles,
                      include_not_planned=include_not_planned, unit=unit,
                      compare_with=compare_with, alpha=alpha, undecided=undecided)
@@ -408,446 +402,5 @@ def build_report(study, *, include_not_planned: bool = False, unit: str = "days"
     return report
 
 
-# --- formatting -------------------------------------------------------------------------------
-
 def _issues(n: int, word: str = "issue") -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
-
-
-def _num(value: Any, digits: int = 2) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return f"{value:,.{digits}f}"
-
-
-def _pct(share: float | None) -> str:
-    return "–" if share is None else f"{100 * share:.1f}%"
-
-
-def _p(p: float | None) -> str:
-    if p is None:
-        return "–"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def _delta(delta: float | None, band: str | None) -> str:
-    return "–" if delta is None else f"{delta:+.3f} ({band})"
-
-
-def _excluded_text(excluded: Mapping[str, int], include_not_planned: bool) -> str:
-    parts = [f"{excluded.get('open', 0)} open"]
-    if not include_not_planned:
-        parts.append(f"{excluded.get('not_planned', 0)} not planned")
-    if excluded.get("bad_dates"):
-        parts.append(f"{excluded['bad_dates']} with unusable dates")
-    if excluded.get("not_in_corpus"):
-        parts.append(f"{excluded['not_in_corpus']} not in the corpus")
-    return ", ".join(parts)
-
-
-def relevance_sentence(report: dict) -> str:
-    two = report["resolution"]["relevance"]
-    if two is None:
-        return "No screening dimension: relevant and not relevant issues are not compared."
-    a, b = two["names"]
-    if not two["computed"]:
-        return f"{a} vs {b}: Mann-Whitney U not computed ({two['reason']})." + (
-            f" Cliff's delta = {two['cliffs_delta']:+.3f} ({two['band']})."
-            if two["cliffs_delta"] is not None else "")
-    verdict = "significant" if two["significant"] else "not significant"
-    return (f"{a} vs {b}: Mann-Whitney U = {two['U']:g} (U of {a}), two-sided p = {_p(two['p'])} "
-            f"({verdict} at alpha = {report['options']['alpha']}); Cliff's delta = "
-            f"{two['cliffs_delta']:+.3f} ({two['band']}; positive: {a} take longer).")
-
-
-def themes_sentence(report: dict) -> str:
-    across = report["resolution"]["themes"]
-    if not across["computed"]:
-        return f"Kruskal-Wallis not computed ({across['reason']})."
-    verdict = "significant" if across["significant"] else "not significant"
-    return (f"Kruskal-Wallis H = {across['H']:.3f}, df = {across['df']}, p = {_p(across['p'])} "
-            f"({verdict} at alpha = {report['options']['alpha']}), over {len(across['tested'])} "
-            f"themes; Dunn's post-hoc test with Holm's correction for each pair"
-            + ("" if across["significant"] else " (read the pairs only when H is significant)")
-            + ".")
-
-
-def ties_sentence(ties: Mapping[str, int]) -> str:
-    if not ties["tied_values"]:
-        return "No tied values."
-    return (f"{ties['tied_values']} of {ties['n']} values are tied ({ties['tie_groups']} groups of "
-            f"equal values); the rank tests use the tie-corrected statistics.")
-
-
-# --- tables as rows (shared by the terminal, Markdown and CSV) --------------------------------
-
-def theme_rows(report: dict) -> list[list[str]]:
-    return [[row["name"], _num(row["issues"]), _pct(row["share_items"]), _num(row["instances"]),
-             _pct(row["share_instances"])] for row in report["frequencies"]["themes"]]
-
-
-def sub_theme_rows(report: dict) -> list[list[str]]:
-    names = {row["code"]: row["name"] for row in report["frequencies"]["themes"]}
-    return [[names.get(row["theme"], row["theme"]), row["name"], _num(row["issues"]),
-             _pct(row["share_items"]), _num(row["instances"]), _pct(row["share_instances"])]
-            for row in report["frequencies"]["sub_themes"]]
-
-
-def cooccurrence_rows(report: dict) -> tuple[list[str], list[list[str]]]:
-    co = report["cooccurrence"]
-    header = ["theme"] + co["names"]
-    return header, [[name] + [_num(v) for v in row] for name, row in zip(co["names"], co["matrix"])]
-
-
-def repository_rows(report: dict) -> tuple[list[str], list[list[str]]]:
-    repos = report["repositories"]
-    codes = [row["code"] for row in report["frequencies"]["themes"]]
-    header = ["repository", "screened", "relevant", "with themes"] + [repos["names"].get(c, c)
-                                                                      for c in codes]
-    rows = [[clean_line(row["repo"]), _num(row["screened"]), _num(row["relevant"]),
-             _num(row["with_themes"])] + [_num(row["themes"].get(c, 0)) for c in codes]
-            for row in repos["rows"]]
-    return header, rows
-
-
-def resolution_group_rows(report: dict) -> list[list[str]]:
-    """comparison, group, issues, resolved, median, Q1, Q3, mean, left out."""
-    res = report["resolution"]
-    include = res["include_not_planned"]
-    rows = []
-    two = res["relevance"]
-    if two is not None:
-        for name in two["names"]:
-            d = two["groups"][name]
-            rows.append(["relevant vs not", name, _num(two["issues"][name]), _num(d["n"]),
-                         _num(d["median"]), _num(d["q1"]), _num(d["q3"]), _num(d["mean"]),
-                         _excluded_text(two["excluded"][name], include)])
-    across = res["themes"]
-    for theme, d in across["groups"].items():
-        note = "too small for the tests (fewer than 2)" if theme in across["too_small"] else ""
-        rows.append(["across themes", across["names"][theme], _num(across["issues"].get(theme, 0)),
-                     _num(d["n"]), _num(d["median"]), _num(d["q1"]), _num(d["q3"]),
-                     _num(d["mean"]), note])
-    return rows
-
-
-RESOLUTION_HEADER = ["comparison", "group", "issues", "resolved", "median", "Q1", "Q3", "mean",
-                     "left out / note"]
-RESOLUTION_ALIGN = "llrrrrrrl"
-
-
-def pair_rows(report: dict) -> list[list[str]]:
-    return [[pair["a_name"], pair["b_name"], _p(pair["p_adj"]),
-             "yes" if pair["significant"] else "no", _delta(pair["cliffs_delta"], pair["band"])]
-            for pair in report["resolution"]["themes"]["posthoc"]["pairs"]]
-
-
-PAIR_HEADER = ["theme A", "theme B", "p (Dunn, Holm)", "significant", "Cliff's delta (A vs B)"]
-
-
-# --- terminal ---------------------------------------------------------------------------------
-
-def _table(title: str, header: list[str], rows: list[list[str]], align: str | None = None):
-    from rich.table import Table
-    from rich.text import Text
-
-    align = align or "l" + "r" * (len(header) - 1)
-    table = Table(title=Text(title), title_justify="left")
-    for name, a in zip(header, align):
-        table.add_column(Text(name), justify="right" if a == "r" else "left")
-    for row in rows:
-        table.add_row(*(Text(str(cell)) for cell in row))
-    return table
-
-
-def render_terminal(report: dict) -> list:
-    """The report as rich renderables (tables built from Text, never markup)."""
-    from rich.text import Text
-
-    from annotator.analysis.figures import terminal_bars
-
-    pop = report["population"]
-    unit = report["options"]["unit"]
-    out: list = []
-    roles = report["roles"]
-    head = Text(f"Themes of '{roles['thematic']['name']}' in {pop['relevant']:,} relevant issues"
-                if roles["screening"] else
-                f"Themes of '{roles['thematic']['name']}' in {pop['relevant']:,} issues")
-    out.append(head)
-    out.append(_table("Themes", ["theme", "issues", "% of issues", "instances", "% of instances"],
-                      theme_rows(report)))
-    if report["frequencies"]["sub_themes"]:
-        out.append(_table("Sub-themes", ["theme", "sub-theme", "issues", "% of issues",
-                                         "instances", "% of instances"],
-                          sub_theme_rows(report), "llrrrr"))
-    out.append(Text(f"{report['frequencies']['instances']:,} instances in "
-                    f"{report['frequencies']['coded_items']:,} issues with themes."))
-    out.append(terminal_bars(report["frequencies"]["themes"], width=36))
-    # The full matrices are in report.md / the CSV files; the terminal gets narrow lists.
-    pairs = [[p["a_name"], p["b_name"], _num(p["items"])] for p in report["cooccurrence"]["pairs"]]
-    if pairs:
-        out.append(_table("Themes found together (issues with both)",
-                          ["theme", "theme", "issues"], pairs, "llr"))
-    names = report["repositories"]["names"]
-    repo_rows = [[clean_line(row["repo"]), _num(row["screened"]), _num(row["relevant"]),
-                  _num(row["with_themes"]),
-                  "; ".join(f"{names.get(code, code)} {n}" for code, n in
-                            sorted(row["themes"].items(), key=lambda kv: (-kv[1], kv[0])))]
-                 for row in report["repositories"]["rows"]]
-    out.append(_table("Per repository", ["repository", "screened", "relevant", "with themes",
-                                         "issues per theme"], repo_rows, "lrrrl"))
-    out.append(_table(f"Resolution time ({unit})", RESOLUTION_HEADER,
-                      resolution_group_rows(report), RESOLUTION_ALIGN))
-    out.append(Text(relevance_sentence(report)))
-    if report["resolution"]["relevance"] is not None:
-        out.append(Text(ties_sentence(report["resolution"]["relevance"]["ties"]), style="dim"))
-    out.append(Text(themes_sentence(report)))
-    if report["resolution"]["themes"]["posthoc"]["pairs"]:
-        out.append(_table("Dunn's post-hoc test (Holm) and Cliff's delta", PAIR_HEADER,
-                          pair_rows(report), "llrrr"))
-    for note in report["notes"]:
-        out.append(Text("note: " + note, style="dim"))
-    return out
-
-
-# --- Markdown and CSV -------------------------------------------------------------------------
-
-# Characters that would turn plain text into emphasis, links, HTML, code or math ($ is math in
-# GitHub and pandoc Markdown). "_" inside words is literal in CommonMark, so closed_at stays.
-_MD_SPECIAL = "\\`*[]<>$"
-
-
-def _md_text(value: Any) -> str:
-    """One line of plain text for Markdown prose: names from the data are never markup."""
-    text = clean_line(value)
-    for char in _MD_SPECIAL:
-        text = text.replace(char, "\\" + char)
-    return text
-
-
-def _md_cell(value: Any) -> str:
-    """_md_text for a table cell, where "|" would end the cell and "#", "_" start markup."""
-    text = _md_text(value)
-    for char in "|#":
-        text = text.replace(char, "\\" + char)
-    return re.sub(r"(^|\s)_|_($|\s)", lambda m: m.group(0).replace("_", "\\_"), text)
-
-
-def _md_table(header: list[str], rows: list[list[str]], align: str | None = None) -> str:
-    """A pipe table; ``align`` has one letter per column, l or r (default: first l, rest r)."""
-    align = align or "l" + "r" * (len(header) - 1)
-    lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |",
-             "|" + "|".join("---:" if a == "r" else ":---" for a in align) + "|"]
-    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def render_markdown(report: dict, figures: Mapping[str, str] | None = None) -> str:
-    """The report as Markdown for the paper's draft: tables, test results, notes, figures."""
-    pop = report["population"]
-    opts = report["options"]
-    roles = report["roles"]
-    parts = ["# Study report", ""]
-    if roles["screening"]:
-        parts.append(_md_text(
-            f"Screening dimension '{roles['screening']['name']}' (relevant: "
-            f"{', '.join(roles['relevant_names'])}); thematic dimension "
-            f"'{roles['thematic']['name']}'. {pop['screened']:,} issues screened (final labels), "
-            f"{pop['relevant']:,} relevant, {pop['not_relevant']:,} compared as not relevant "
-            f"({opts['compare_with']}); {pop['relevant_with_themes']:,} relevant issues have "
-            f"themes."))
-    else:
-        parts.append(_md_text(f"Thematic dimension '{roles['thematic']['name']}': "
-                              f"{pop['relevant']:,} issues with final labels."))
-    freq = report["frequencies"]
-    parts += ["", "## Themes", "",
-              _md_text(f"{freq['instances']:,} instances in {freq['coded_items']:,} issues; "
-                       f"shares of issues are of {freq['items']:,} issues."), "",
-              _md_table(["Theme", "Issues", "% of issues", "Instances", "% of instances"],
-                        theme_rows(report))]
-    if figures and figures.get("theme_frequency"):
-        parts += ["", f"![Theme frequencies]({figures['theme_frequency']})"]
-    if freq["sub_themes"]:
-        parts += ["", "## Sub-themes", "",
-                  _md_table(["Theme", "Sub-theme", "Issues", "% of issues", "Instances",
-                             "% of instances"], sub_theme_rows(report), "llrrrr")]
-    header, rows = cooccurrence_rows(report)
-    if rows:
-        parts += ["", "## Co-occurrence of themes", "",
-                  "Issues coded with both themes; the diagonal is the issues with the theme.", "",
-                  _md_table(header, rows)]
-    header, rows = repository_rows(report)
-    parts += ["", "## Per repository", "", _md_table(header, rows)]
-    res = report["resolution"]
-    parts += ["", "## Resolution time", "",
-              _md_text(f"Resolution time = closed_at - created_at of closed issues, in "
-                       f"{opts['unit']}; issues closed as not planned are "
-                       f"{'counted' if opts['include_not_planned'] else 'left out'}."), "",
-              _md_table(RESOLUTION_HEADER, resolution_group_rows(report), RESOLUTION_ALIGN), ""]
-    if res["relevance"] is not None:
-        parts += [_md_text(relevance_sentence(report)) + " " + _md_text(ties_sentence(res["relevance"]["ties"])), ""]
-        if figures and figures.get("resolution_relevance"):
-            parts += [f"![Resolution time, relevant vs not]({figures['resolution_relevance']})", ""]
-    parts += [_md_text(themes_sentence(report)) + " " + _md_text(ties_sentence(res["themes"]["ties"])), "",
-              _md_text(MULTI_LABEL_NOTE + " Here " + _issues(res["themes"]["in_several_themes"])
-                       + " with a resolution time "
-                       + ("counts" if res["themes"]["in_several_themes"] == 1 else "count")
-                       + " in more than one theme."), ""]
-    if res["themes"]["posthoc"]["pairs"]:
-        parts += [_md_table(PAIR_HEADER, pair_rows(report), "llrrr"), ""]
-    if figures and figures.get("resolution_themes"):
-        parts += [f"![Resolution time per theme]({figures['resolution_themes']})", ""]
-    parts += ["## Notes", ""] + [f"- {_md_text(note)}" for note in report["notes"]] + [""]
-    return "\n".join(parts)
-
-
-def _csv_text(header: list[str], rows: Iterable[Iterable[Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(["" if v is None else (clean_line(v) if isinstance(v, str) else v)
-                         for v in row])
-    return buffer.getvalue()
-
-
-def csv_files(report: dict) -> dict[str, str]:
-    """File name -> CSV text, with raw numbers (shares as fractions, p-values unrounded)."""
-    freq = report["frequencies"]
-    files = {
-        "themes.csv": _csv_text(
-            ["code", "name", "issues", "instances", "share_issues", "share_instances"],
-            [[r["code"], r["name"], r["issues"], r["instances"], r["share_items"],
-              r["share_instances"]] for r in freq["themes"]]),
-        "sub_themes.csv": _csv_text(
-            ["theme", "code", "name", "issues", "instances", "share_issues", "share_instances"],
-            [[r["theme"], r["code"], r["name"], r["issues"], r["instances"], r["share_items"],
-              r["share_instances"]] for r in freq["sub_themes"]]),
-    }
-    co = report["cooccurrence"]
-    files["cooccurrence.csv"] = _csv_text(
-        ["theme"] + co["themes"], [[t] + row for t, row in zip(co["themes"], co["matrix"])])
-    codes = [row["code"] for row in freq["themes"]]
-    files["repositories.csv"] = _csv_text(
-        ["repository", "screened", "relevant", "with_themes"] + codes,
-        [[r["repo"], r["screened"], r["relevant"], r["with_themes"]]
-         + [r["themes"].get(c, 0) for c in codes] for r in report["repositories"]["rows"]])
-    res = report["resolution"]
-    unit = res["unit"]
-    group_rows, test_rows = [], []
-    stats = ["n", "median", "q1", "q3", "mean", "min", "max"]
-    two = res["relevance"]
-    if two is not None:
-        for name in two["names"]:
-            excluded = two["excluded"][name]
-            group_rows.append(["relevance", name, name, two["issues"][name]]
-                              + [two["groups"][name][s] for s in stats]
-                              + [excluded["open"], excluded["not_planned"], excluded["bad_dates"],
-                                 excluded["not_in_corpus"], ""])
-        test_rows.append(["relevance", two["test"], two["U"], "", two["p"], two["cliffs_delta"],
-                          two["band"], two["computed"], two["reason"] or "",
-                          two["ties"]["tied_values"]])
-    across = res["themes"]
-    for theme, d in across["groups"].items():
-        group_rows.append(["themes", theme, across["names"][theme], across["issues"].get(theme, 0)]
-                          + [d[s] for s in stats] + ["", "", "", "",
-                                                     "too small" if theme in across["too_small"] else ""])
-    test_rows.append(["themes", across["test"], across["H"], across["df"], across["p"], "", "",
-                      across["computed"], across["reason"] or "", across["ties"]["tied_values"]])
-    files["resolution_groups.csv"] = _csv_text(
-        ["comparison", "group", "name", "issues"] + [s if s == "n" else f"{s}_{unit}" for s in stats]
-        + ["open", "not_planned", "bad_dates", "not_in_corpus", "note"], group_rows)
-    files["resolution_tests.csv"] = _csv_text(
-        ["comparison", "test", "statistic", "df", "p", "cliffs_delta", "band", "computed",
-         "reason", "tied_values"], test_rows)
-    files["resolution_pairs.csv"] = _csv_text(
-        ["a", "b", "a_name", "b_name", "p_holm", "cliffs_delta", "band"],
-        [[p["a"], p["b"], p["a_name"], p["b_name"], p["p_adj"], p["cliffs_delta"], p["band"]]
-         for p in across["posthoc"]["pairs"]])
-    return files
-
-
-# --- figures and files ------------------------------------------------------------------------
-
-def make_figures(report: dict, values: Mapping[str, Mapping[str, list[float]]],
-                 folder: Path) -> dict[str, list[Path]]:
-    """Theme frequency bars and resolution box plots (PNG and SVG) in ``folder``."""
-    from annotator.analysis.figures import frequency_bar, resolution_boxplot
-
-    unit = report["options"]["unit"]
-    written = {"theme_frequency": frequency_bar(report["frequencies"]["themes"],
-                                                folder / "theme_frequency",
-                                                title="Issues per theme")}
-    if values.get("relevance"):
-        written["resolution_relevance"] = resolution_boxplot(
-            values["relevance"], folder / "resolution_relevance", unit=unit,
-            title="Resolution time: relevant vs not relevant")
-    if values.get("themes"):
-        written["resolution_themes"] = resolution_boxplot(
-            values["themes"], folder / "resolution_themes", unit=unit,
-            title="Resolution time per theme (an issue counts in each of its themes)")
-    return written
-
-
-def _write_text(path: Path, text: str) -> Path:
-    """Write through a temporary file so a failed run never leaves a half-written table."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        partial.write_text(text, encoding="utf-8", newline="")
-        os.replace(partial, path)
-    except OSError as error:
-        partial.unlink(missing_ok=True)
-        raise UserError(f"{path}: cannot write ({error.strerror}); check the folder is writable.") from error
-    return path
-
-
-def write_report(report: dict, out: Path, *, figures: bool = True,
-                 methods: str | None = None) -> list[Path]:
-    """Write report.md, report.json, the CSV tables, the figures and methods.md into ``out``."""
-    out = Path(out)
-    written: list[Path] = []
-    figure_links: dict[str, str] = {}
-    if figures:
-        made = make_figures(report, report.get("_values", {}), out / "figures")
-        for name, paths in made.items():
-            written += paths
-            png = next((p for p in paths if p.suffix == ".png"), paths[0])
-            figure_links[name] = png.relative_to(out).as_posix()
-    for name, text in csv_files(report).items():
-        written.append(_write_text(out / name, text))
-    written.append(_write_text(out / "report.md", render_markdown(report, figure_links)))
-    public = {k: v for k, v in report.items() if not k.startswith("_")}
-    written.append(_write_text(out / "report.json",
-                               json.dumps(public, indent=2, ensure_ascii=False, sort_keys=True) + "\n"))
-    if methods is not None:
-        written.append(_write_text(out / "methods.md", methods))
-    return written
-
-
-# --- the command ------------------------------------------------------------------------------
-
-def run_report(study, out: Path | None = None, *, include_not_planned: bool = False,
-               unit: str = "days", figures: bool = True, thematic: str | None = None,
-               screening: str | None = None, relevant: str | None = None,
-               compare_with: str = "screened", console=None) -> list[Path]:
-    """``annotator report``: analyse, print the tables, write the files; returns them."""
-    from rich.console import Console
-    from rich.text import Text
-
-    from annotator.analysis.methods import methods_paragraph
-
-    report = build_report(study, include_not_planned=include_not_planned, unit=unit,
-                          thematic=thematic, screening=screening, relevant=relevant,
-                          compare_with=compare_with)
-    console = console or Console()
-    for renderable in render_terminal(report):
-        console.print(renderable)
-    out = Path(out) if out is not None else study.reports_dir
-    written = write_report(report, out, figures=figures, methods=methods_paragraph(study, report))
-    console.print(Text(f"\nWrote {len(written)} files to {out}:"))
-    for path in written:
-        console.print(Text(f"  {path.relative_to(out).as_posix()}"))
-    return written

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from annotator.codebook.history import Unmapped, describe, load_history, study_version_of
 from annotator.codebook.model import Codebook, load_codebook
-from annotator.render.markdown import md_escape
 from annotator.revision.usage import usage_counts
 from annotator.study import Study
+from annotator.textsafe import md_escape
 
 
 def render_doc(study_root: Path) -> str:

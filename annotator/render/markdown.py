@@ -1,41 +1,16 @@
 """Markdown for the reports annotator writes (report.md, the agreement report, the codebook doc).
 
-``md_escape`` is the one escaper: text from the data (issue titles, code names, coder names, a
-team's definitions) goes through it so that it reads in the rendered Markdown as it was typed,
-never as emphasis, a link, HTML, code, math, a table's column break or a heading.
+Every cell and every piece of text from the data goes through ``md_escape``, the one escaper
+(in annotator/textsafe.py, because the methods paragraph in the core writes Markdown too).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
-from annotator.textsafe import clean_line
+from annotator.textsafe import md_escape
 
-# Characters that are markup anywhere in a line: emphasis (*), code (`), links and images ([ ]),
-# HTML and autolinks (<; a ">" only closes what "<" opened), math ($ in GitHub and pandoc), a
-# table's column break (|), strikethrough (~), pandoc attributes ({ }). The backslash is escaped
-# in the same pass, so the escapes added are not escaped again.
-_ANYWHERE = re.compile(r"([\\`*\[\]<$|~{}])")
-# "_" starts emphasis unless it sits between two letters or digits (closed_at stays as it is).
-_UNDERSCORE = re.compile(r"_(?![^\W_])|(?<![^\W_])_")
-# An entity reference (&amp; &#60;) would turn into the character it names.
-_ENTITY = re.compile(r"&(?=#?\w+;)")
-# At the start of a line: a heading, a quote, a list item, a setext underline, a numbered item.
-_LINE_START = re.compile(r"^([#>+\-=])|^(\d+)([.)])")
-
-
-def md_escape(value: object) -> str:
-    """One line of plain text for Markdown prose or a table cell.
-
-    Control characters are dropped, newlines and runs of spaces become one space, and every
-    character Markdown would act on is escaped with a backslash.
-    """
-    text = " ".join(clean_line(value).split())
-    text = _ANYWHERE.sub(r"\\\1", text)
-    text = _UNDERSCORE.sub(r"\\_", text)
-    text = _ENTITY.sub(r"\\&", text)
-    return _LINE_START.sub(lambda m: "\\" + m.group(1) if m.group(1) else m.group(2) + "\\" + m.group(3), text)
+__all__ = ["md_escape", "md_table"]
 
 
 def md_table(header: list[object], rows: Iterable[Iterable[object]], align: str | None = None) -> str:
