@@ -514,7 +514,8 @@ def fetch_command(repos, since, state, no_comments, api_url, max_wait, token_fil
     Resumable and incremental: run the same command again to continue an interrupted fetch or
     to get what changed since the last one.
     """
-    from annotator.collect.github import FetchOptions, RichReporter, fetch_repos, parse_repo, parse_since
+    from annotator.collect.github import FetchOptions, fetch_repos, parse_repo, parse_since
+    from annotator.render.fetch import RichReporter
 
     names = list(dict.fromkeys(parse_repo(r) for r in repos))
     options = FetchOptions(api_url=api_url.rstrip("/"), token=_github_token(token_file), state=state,

@@ -17,7 +17,8 @@ from github_server import EPOCH, FakeGitHub
 from annotator.cli import cli
 from annotator.collect.corpus import CorpusStore
 from annotator.errors import UserError
-from annotator.collect.github import FetchOptions, Reporter, RichReporter, fetch_repos, parse_repo, parse_since
+from annotator.collect.github import FetchOptions, Reporter, fetch_repos, parse_repo, parse_since
+from annotator.render.fetch import RichReporter
 
 TOKEN = "ghp_TestToken0123456789abcdefABCDEF"
 

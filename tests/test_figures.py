@@ -8,6 +8,7 @@ import pytest
 
 from annotator.analysis import figures
 from annotator.analysis import statistics as stats
+from annotator.render.bars import terminal_bars
 from annotator.errors import UserError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -126,7 +127,7 @@ def test_terminal_bars():
     rows = [{"code": "u", "name": "[bold]Usage[/]", "issues": 8},
             {"code": "p", "name": "Performance", "issues": 4},
             {"code": "n", "name": "None yet", "issues": 0}]
-    chart = figures.terminal_bars(rows, width=10)
+    chart = terminal_bars(rows, width=10)
     assert isinstance(chart, Text)
     lines = chart.plain.split("\n")
     assert lines[0].startswith("[bold]Usage[/] ")  # kept literally, not parsed as markup
@@ -139,11 +140,11 @@ def test_terminal_bars():
 
 
 def test_terminal_bars_fractions_and_edges():
-    chart = figures.terminal_bars([("a", 1), ("b", 0.5 + 1 / 16)], width=2)
+    chart = terminal_bars([("a", 1), ("b", 0.5 + 1 / 16)], width=2)
     # b: 8 * 2 * 0.5625 = 9 eighths -> one full block and one eighth
     assert chart.plain.split("\n")[1] == "b █▏ 0.5625"
-    assert figures.terminal_bars([]).plain == "(nothing to show)"
-    zeros = figures.terminal_bars([("a", 0), ("b", 0)], width=5).plain
+    assert terminal_bars([]).plain == "(nothing to show)"
+    zeros = terminal_bars([("a", 0), ("b", 0)], width=5).plain
     assert "█" not in zeros
-    long = figures.terminal_bars([("x" * 50, 1)], label_width=10).plain
+    long = terminal_bars([("x" * 50, 1)], label_width=10).plain
     assert long.startswith("x" * 9 + "… ")

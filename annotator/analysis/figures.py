@@ -1,5 +1,5 @@
-"""Figures for the study analysis: resolution-time box plots, theme frequency bars, and a quick
-bar chart for the terminal.
+"""Figures for the study analysis: resolution-time box plots and theme frequency bars (the quick
+bar chart for the terminal is annotator/render/bars.py).
 
 Figures are drawn headless on matplotlib's Agg canvas (no pyplot, no GUI, no global backend
 switch) with a fixed size and dpi and reproducible output: the SVG id salt is fixed and the SVG
@@ -8,8 +8,8 @@ so names stay searchable and editable. Names are drawn literally: no mathtext, s
 code name is just a dollar sign.
 
 A ``path`` ending in .png or .svg writes that format; a path without a suffix is a stem and
-writes both (stem.png and stem.svg). Files are written to a temporary name and then renamed, so
-an interrupted run never leaves half a figure in place of a good one.
+writes both (stem.png and stem.svg). Files are written whole (annotator.files.replacing), so an
+interrupted run never leaves half a figure in place of a good one.
 
 matplotlib is imported inside the functions so that ``annotator --help`` stays fast.
 """
@@ -41,9 +41,6 @@ _RC = {
     "font.family": "DejaVu Sans",  # bundled with matplotlib: same rendering everywhere
     "text.usetex": False,
 }
-
-_BLOCKS = " ▏▎▍▌▋▊▉█"  # eighths of a character cell, for the terminal chart
-
 
 def _outputs(path: Path | str) -> list[Path]:
     path = Path(path)
@@ -132,7 +129,7 @@ def resolution_boxplot(groups: Mapping[str, Iterable[Any]], path: Path | str, un
         return _save(figure, path)
 
 
-def _label_value(row: Any, value: str) -> tuple[str, float]:
+def label_value(row: Any, value: str) -> tuple[str, float]:
     """A (label, value) from a frequency_table row (dict) or a (label, value) pair."""
     if isinstance(row, Mapping):
         return clean_line(row.get("name") or row.get("code")), float(row.get(value) or 0)
@@ -152,7 +149,7 @@ def frequency_bar(rows: Iterable[Any], path: Path | str, value: str = "issues",
     from matplotlib.ticker import MaxNLocator
 
     rows = list(rows)
-    pairs = [_label_value(row, value) for row in rows]
+    pairs = [label_value(row, value) for row in rows]
     with rc_context(_RC):
         figure = _new_figure(WIDTH, 1.2 + BAR_ROW_HEIGHT * max(len(pairs), 2))
         axes = figure.add_subplot()
@@ -181,33 +178,3 @@ def frequency_bar(rows: Iterable[Any], path: Path | str, value: str = "issues",
             axes.set_title(clean_line(title), parse_math=False)
         axes.grid(axis="x", alpha=0.3)
         return _save(figure, path)
-
-
-def terminal_bars(rows: Iterable[Any], width: int = 40, value: str = "issues",
-                  label_width: int = 32):
-    """A bar chart as a rich Text, drawn with unicode blocks (eighth-cell resolution).
-
-    ``rows`` are frequency_table rows or (label, value) pairs. Labels are plain text, never
-    markup, and are cut to ``label_width`` cells (wide characters counted as two).
-    """
-    from rich.cells import cell_len, set_cell_size
-    from rich.text import Text
-
-    pairs = [_label_value(row, value) for row in rows]
-    chart = Text()
-    if not pairs:
-        chart.append("(nothing to show)", style="dim")
-        return chart
-    pad = min(label_width, max(cell_len(label) for label, _ in pairs))
-    top = max(number for _, number in pairs)
-    for index, (label, number) in enumerate(pairs):
-        if index:
-            chart.append("\n")
-        if cell_len(label) > pad:
-            label = set_cell_size(label, pad - 1) + "…"
-        chart.append(set_cell_size(label, pad) + " ")
-        eighths = round(8 * width * max(number, 0) / top) if top > 0 else 0
-        bar = "█" * (eighths // 8) + (_BLOCKS[eighths % 8] if eighths % 8 else "")
-        chart.append(bar, style="cyan")
-        chart.append(" " * (width - len(bar)) + f" {number:g}")
-    return chart

@@ -170,7 +170,7 @@ def render_terminal(report: dict) -> list:
     """The report as rich renderables (tables built from Text, never markup)."""
     from rich.text import Text
 
-    from annotator.analysis.figures import terminal_bars
+    from annotator.render.bars import terminal_bars
 
     pop = report["population"]
     unit = report["options"]["unit"]
