@@ -24,11 +24,11 @@ from annotator.agreement.coefficients import (
     krippendorff_alpha,
     landis_koch,
     masi_distance,
-    multi_label_agreement,
     pairwise_agreement,
     percent_agreement,
     single_choice_agreement,
 )
+from annotator.agreement.multilabel import multi_label_agreement
 from annotator.errors import UserError
 
 # Any warning escaping from the statistics (sklearn's "kappa undefined", numpy's divide) fails.
@@ -628,7 +628,7 @@ def test_disagreements_and_pairwise_agreement():
 
 
 def test_importing_agreement_stays_light():
-    code = ("import sys, annotator.agreement.coefficients; "
+    code = ("import sys, annotator.agreement.coefficients, annotator.agreement.multilabel; "
             "print([m for m in ('numpy', 'sklearn', 'statsmodels', 'krippendorff') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -25,6 +25,7 @@ from collections import Counter
 
 from annotator import __version__
 from annotator.agreement import coefficients as agreement
+from annotator.agreement.multilabel import multi_label_agreement
 from annotator.agreement.merge import AUTO, MergedStore, Unit, paused_gc
 from annotator.coding.session import now
 from annotator.codebook.model import Dimension
@@ -68,7 +69,7 @@ def dimension_agreement(dimension: Dimension, units: list[Unit]) -> dict:
     rollup = _rollup(dimension)
     themes = [code.id for code in dimension.codes]
     if dimension.multi:
-        result = agreement.multi_label_agreement(ratings, codes, rollup)
+        result = multi_label_agreement(ratings, codes, rollup)
         code_level, theme_level = result["codes"], result["themes"]
         coders, n_items, n_multi = result["coders"], result["n_items"], result["n_items_multi_coded"]
     else:
