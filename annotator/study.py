@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 
 from annotator.errors import UserError
+from annotator.files import write_atomic
 
 CODER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -79,11 +80,11 @@ class Study:
         root.mkdir(parents=True, exist_ok=True)
         study = cls(root)
         if not study.taxonomy_path.exists():
-            study.taxonomy_path.write_text(default_taxonomy_text(), encoding="utf-8")
+            write_atomic(study.taxonomy_path, default_taxonomy_text())
         study.sessions_dir.mkdir(exist_ok=True)
         readme = study.sessions_dir / "README.md"
         if not readme.exists():
-            readme.write_text(SESSIONS_README, encoding="utf-8")
+            write_atomic(readme, SESSIONS_README)
         return study
 
 

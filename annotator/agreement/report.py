@@ -154,7 +154,7 @@ def _agreement_report(merged: MergedStore) -> dict:
     codebook = merged.codebook
     units = merged.units()
     decisions = merged.decisions()
-    finals = merged.finals(units, decisions)
+    final_codes = merged.finals(units, decisions)  # (item, dimension) -> final codes
     statuses = merged.statuses()
     titles = dict(merged.db.execute("select id, title from items").fetchall())
 
@@ -165,7 +165,7 @@ def _agreement_report(merged: MergedStore) -> dict:
     keys.append(ALL)
 
     # Each unit's applicability, once: every round of its dimension and its disagreement ask it.
-    applies = {(u.item_id, u.dimension): merged.applicable(u, finals) for u in units}
+    applies = {(u.item_id, u.dimension): merged.applicable(u, final_codes) for u in units}
     decided_codes = _decided_codes(decisions)
     by_dimension: dict[str, list[Unit]] = {}
     for unit in units:

@@ -119,8 +119,8 @@ def merged_facts(study) -> dict:
         merge_report = agreement_report(merged)
         units = merged.units()
         decisions = merged.decisions()
-        finals = merged.finals(units, decisions)
-        applicable = {(u.item_id, u.dimension): merged.applicable(u, finals) for u in units}
+        final_codes = merged.finals(units, decisions)  # (item, dimension) -> final codes
+        applicable = {(u.item_id, u.dimension): merged.applicable(u, final_codes) for u in units}
 
     keys = list(merge_report["dimensions"][0]["rounds"]) if merge_report["dimensions"] else []
     if len(keys) == 2:  # one round and "all": say it once

@@ -82,7 +82,7 @@ class TaxonomyDocument:
             raise UserError(f"{self.source}: dimension '{dimension_id}' has no code '{code_id}'.")
         return found
 
-    def codes_of(self, dimension_id: str, parent_id: str | None):
+    def code_list(self, dimension_id: str, parent_id: str | None):
         """The list the children of ``parent_id`` (or the top-level codes) live in; made if missing."""
         from ruamel.yaml.comments import CommentedSeq
 

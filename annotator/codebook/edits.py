@@ -151,7 +151,7 @@ def _move(doc: TaxonomyDocument, codebook: Codebook, change: Change) -> dict:
         del old_parent["codes"]
     if key != code.key:
         node["key"] = same_style(node["key"], key)
-    doc.insert(doc.codes_of(dimension_id, parent_id), node)
+    doc.insert(doc.code_list(dimension_id, parent_id), node)
     entry = {"dimension": dimension_id, "code": code_id, "from": code.parent, "to": parent_id}
     if key != code.key:
         entry["key"] = {"from": code.key, "to": key}
@@ -200,7 +200,7 @@ def _add(doc: TaxonomyDocument, codebook: Codebook, change: Change) -> dict:
         key = change.key
     else:
         key = suggest_key(codebook, dimension_id, parent_id, name)
-    doc.insert(doc.codes_of(dimension_id, parent_id), new_code_node(code_id, name, key, **change.texts),
+    doc.insert(doc.code_list(dimension_id, parent_id), new_code_node(code_id, name, key, **change.texts),
                comment=change.comment or None)
     entry = {"dimension": dimension_id, "code": code_id, "parent": parent_id, "name": name, "key": key}
     if change.proposed_by:

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
 
 from annotator.agreement.merge import MergedStore
 from annotator.codebook.model import Codebook
+from annotator.files import replacing
 from annotator.textsafe import clean_line
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -30,14 +30,10 @@ ITEM_FIELDS = ("repo", "number", "title", "url", "state", "state_reason", "autho
 
 
 def atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, so a failed export leaves nothing half-done."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    try:
+    """``write(temporary_path)``, then the file replaces ``path`` whole (annotator.files), so a
+    failed export leaves nothing half-done."""
+    with replacing(path) as temporary:
         write(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def sidecar(path: Path, suffix: str) -> Path:

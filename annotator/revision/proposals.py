@@ -56,7 +56,7 @@ def propose_code(store, new: NewCode) -> Code:
     key = new.key.strip().lower() or suggest_key(codebook, dimension.id, new.parent, name)
     check_key(codebook, dimension.id, new.parent, key)
     doc = TaxonomyDocument(codebook.text, f"{store.path} (codebook snapshot)")
-    doc.insert(doc.codes_of(dimension.id, new.parent),
+    doc.insert(doc.code_list(dimension.id, new.parent),
                new_code_node(code_id, name, key, definition=new.definition),
                comment=f"proposed by {store.coder} while coding")
     updated = doc.codebook()

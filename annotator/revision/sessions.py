@@ -90,7 +90,7 @@ def graft_proposals(store, latest: Codebook, history: list[dict]) -> Codebook:
         key = proposal.get("key") or ""
         if not key or key in taken_keys(codebook, dimension_id, parent) or reserved_key_action(key):
             key = suggest_key(codebook, dimension_id, parent, proposal["name"])
-        doc.insert(doc.codes_of(dimension_id, parent),
+        doc.insert(doc.code_list(dimension_id, parent),
                    new_code_node(proposal["code"], proposal["name"], key, definition=proposal.get("definition") or ""),
                    comment=f"proposed by {proposal.get('coder') or store.coder} while coding")
     return doc.codebook()
