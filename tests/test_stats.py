@@ -11,6 +11,7 @@ import time
 import pytest
 
 from annotator.analysis import statistics as stats
+from annotator.sampling import size
 from annotator.errors import UserError
 
 
@@ -25,23 +26,23 @@ def assert_json_clean(result):
     (11_175, 372), (8_373, 368), (840, 264), (1_000, 278), (100_000, 383),
 ])
 def test_cochran_published_oracles(population, expected):
-    assert stats.cochran_sample_size(population) == expected
+    assert size.cochran_sample_size(population) == expected
 
 
 @pytest.mark.parametrize("population, expected", [(0, 0), (1, 1), (10, 10), (300, 169)])
 def test_cochran_small_populations(population, expected):
     # 300: 384.16 / (1 + 383.16/300) = 168.6 -> 169
-    assert stats.cochran_sample_size(population) == expected
+    assert size.cochran_sample_size(population) == expected
 
 
 def test_cochran_z_values():
-    assert stats.z_value(0.95) == 1.96  # the textbook value, n0 = 384.16 exactly as published
-    assert stats.z_value(0.99) == 2.576
+    assert size.z_value(0.95) == 1.96  # the textbook value, n0 = 384.16 exactly as published
+    assert size.z_value(0.99) == 2.576
     from scipy.stats import norm
 
-    assert stats.z_value(0.97) == pytest.approx(norm.ppf(0.985))
+    assert size.z_value(0.97) == pytest.approx(norm.ppf(0.985))
     # 99% confidence and a 3% margin ask for more than 95% / 5%
-    assert stats.cochran_sample_size(8_373, confidence=0.99, margin=0.03) > 368
+    assert size.cochran_sample_size(8_373, confidence=0.99, margin=0.03) > 368
 
 
 @pytest.mark.parametrize("kwargs", [
@@ -50,7 +51,7 @@ def test_cochran_z_values():
 ])
 def test_cochran_rejects_bad_input(kwargs):
     with pytest.raises(UserError):
-        stats.cochran_sample_size(**kwargs)
+        size.cochran_sample_size(**kwargs)
 
 
 # -- Cliff's delta -------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ The method, as a replication package can state it:
 1. The sampling frame is every corpus item matching the ``--where`` conditions, sorted by
    repository and issue number.
 2. Its size n is Cochran's formula with the finite population correction for the frame size
-   (``--confidence``, ``--margin``; annotator.analysis.statistics.cochran_sample_size), or ``--size N``, or
+   (``--confidence``, ``--margin``; annotator.sampling.size.cochran_sample_size), or ``--size N``, or
    the whole frame (``--all``).
 3. ``random.Random(seed)`` gives every item of the sorted frame a key (``random()``, in frame
    order); the item with the smallest key is drawn first. Python guarantees ``random()`` to be
@@ -61,7 +61,7 @@ class SizeRule:
                 raise UserError(f"--size {self.size} but only {frame_size:,} items match: "
                                 "draw fewer, or take them all with --all.")
             return self.size
-        from annotator.analysis.statistics import cochran_sample_size
+        from annotator.sampling.size import cochran_sample_size
 
         return cochran_sample_size(frame_size, confidence=self.confidence, margin=self.margin)
 
