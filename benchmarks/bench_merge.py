@@ -134,7 +134,7 @@ def _spread(values: list[float]) -> str:
 
 def run(runs: int = 3, n_items: int = N_ITEMS) -> list[dict]:
     from annotator.agreement.merge import merge_sessions
-    from annotator.agreement.report import build_report
+    from annotator.agreement.report import agreement_report
     from annotator.study import Study
 
     folder = Path(tempfile.mkdtemp(prefix="annotator-bench-merge-"))
@@ -154,8 +154,8 @@ def run(runs: int = 3, n_items: int = N_ITEMS) -> list[dict]:
 
         merged = MergedStore(study.merged_path, readonly=True)
         try:
-            build_report(merged)  # warm: scikit-learn's import is counted in the end-to-end figure
-            report_median, report_times = _median_run(lambda: build_report(merged), max(1, runs - 1))
+            agreement_report(merged)  # warm: scikit-learn's import is counted in the end-to-end figure
+            report_median, report_times = _median_run(lambda: agreement_report(merged), max(1, runs - 1))
         finally:
             merged.close()
 

@@ -122,7 +122,7 @@ def write_report(report: dict, out: Path, *, figures: bool = True,
     written.append(write_atomic(out / "report.md", render_markdown(report, figure_links)))
     public = {k: v for k, v in report.items() if not k.startswith("_")}
     written.append(write_atomic(out / "report.json",
-                               json.dumps(public, indent=2, ensure_ascii=False, sort_keys=True) + "\n"))
+                                json.dumps(public, indent=2, ensure_ascii=False, sort_keys=True) + "\n"))
     if methods is not None:
         written.append(write_atomic(out / "methods.md", methods))
     return written
