@@ -2,8 +2,9 @@
 
 ``edit(doc, change)`` looks the change's kind up in ``EDITS`` and returns the details the
 changelog records for it (what the code was and became, what a merged or split code held).
-Every check runs before the document is touched, or raises UserError with nothing changed
-that the caller keeps (the caller validates the result with ``parse_codebook`` as well).
+A change that cannot be made raises UserError; the document may then be half edited, so the
+caller (annotator/revision/apply.py) writes nothing, and validates every result with
+``parse_codebook`` before writing.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from annotator.errors import UserError
 
 
 def _rename(doc: TaxonomyDocument, codebook: Codebook, change: Change) -> dict:
+    """A code's id, name and/or key; other dimensions' ``requires`` follow a new id."""
     dimension_id, code_id = resolve(codebook, change.code)
     code = codebook.dimension(dimension_id).by_id[code_id]
     _, _, node, _ = doc.locate(dimension_id, code_id)
@@ -41,6 +43,7 @@ def _rename(doc: TaxonomyDocument, codebook: Codebook, change: Change) -> dict:
 
 
 def _merge(doc: TaxonomyDocument, codebook: Codebook, change: Change) -> dict:
+    """Codes merged into another of the same dimension; the merged codes are kept in the entry."""
     sources = [resolve(codebook, ref) for ref in (change.sources or [change.code])]
     dimension_id, into = resolve(codebook, change.into, "target")
     dimension = codebook.dimension(dimension_id)
@@ -94,6 +97,7 @@ def _split_targets(doc: TaxonomyDocument, codebook: Codebook, change: Change, di
 
 
 def _split(doc: TaxonomyDocument, codebook: Codebook, change: Change) -> dict:
+    """A code split into two or more (new or existing); ``items`` says where each item goes."""
     dimension_id, code_id = resolve(codebook, change.code)
     dimension = codebook.dimension(dimension_id)
     code = dimension.by_id[code_id]
@@ -121,6 +125,7 @@ def _split(doc: TaxonomyDocument, codebook: Codebook, change: Change) -> dict:
 
 
 def _move(doc: TaxonomyDocument, codebook: Codebook, change: Change) -> dict:
+    """A code moved under another theme or to the top level, re-keyed if its key is taken there."""
     dimension_id, code_id = resolve(codebook, change.code)
     dimension = codebook.dimension(dimension_id)
     code = dimension.by_id[code_id]
@@ -159,6 +164,7 @@ def _move(doc: TaxonomyDocument, codebook: Codebook, change: Change) -> dict:
 
 
 def _retire(doc: TaxonomyDocument, codebook: Codebook, change: Change) -> dict:
+    """A code marked retired: kept with its labels, no longer offered."""
     dimension_id, code_id = resolve(codebook, change.code)
     if codebook.dimension(dimension_id).by_id[code_id].retired:
         raise UserError(f"'{code_id}' is already retired.")
@@ -168,6 +174,7 @@ def _retire(doc: TaxonomyDocument, codebook: Codebook, change: Change) -> dict:
 
 
 def _add(doc: TaxonomyDocument, codebook: Codebook, change: Change) -> dict:
+    """A new code, at the top level or under a theme; a free key is suggested when none is given."""
     ref = change.code
     dimension_id = change.dimension
     if "/" in ref:
