@@ -6,13 +6,25 @@ from __future__ import annotations
 from annotator.codebook.history import changelog_path, describe
 
 
+def outcome_line(outcome) -> str:
+    """One session after a change (a revision.sessions.SessionOutcome): remapped, flagged, skipped."""
+    if outcome.skipped:
+        return f"{outcome.session}: {outcome.skipped}"
+    parts = [f"{outcome.remapped} labels remapped"]
+    if outcome.flagged:
+        parts.append(f"{len(outcome.flagged)} items flagged for recoding ({', '.join(outcome.flagged[:5])}"
+                     f"{', ...' if len(outcome.flagged) > 5 else ''})")
+    version = f" (codebook version {outcome.version})" if outcome.version else ""
+    return f"{outcome.session}: " + ", ".join(parts) + version
+
+
 def applied_lines(applied) -> list[str]:
     """What `annotator taxonomy <change>` says it did (or would do, with --dry-run)."""
     lines = []
     for entry in applied.entries:
         lines.append(f"{'would make' if applied.dry_run else 'made'} codebook version {entry['version']}: {describe(entry)}")
     for outcome in applied.outcomes:
-        lines.append(f"  {outcome.summary()}")
+        lines.append(f"  {outcome_line(outcome)}")
         for u in outcome.unmapped[:10]:
             lines.append(f"    {u.item_id} {u.dimension}/{u.code}: {u.reason}; flagged for recoding")
         if len(outcome.unmapped) > 10:
@@ -37,7 +49,7 @@ def sync_lines(outcomes) -> list[str]:
     """What `annotator taxonomy sync` says of each session."""
     lines = []
     for outcome in outcomes:
-        lines.append(outcome.summary())
+        lines.append(outcome_line(outcome))
         lines += [f"  {u.item_id} {u.dimension}/{u.code}: {u.reason}; flagged for recoding" for u in outcome.unmapped]
     return lines
 

@@ -49,15 +49,6 @@ class SessionOutcome:
     version: int | None = None  # the session's new codebook version
     skipped: str = ""  # why the session was left as it is
 
-    def summary(self) -> str:
-        if self.skipped:
-            return f"{self.session}: {self.skipped}"
-        parts = [f"{self.remapped} labels remapped"]
-        if self.flagged:
-            parts.append(f"{len(self.flagged)} items flagged for recoding ({', '.join(self.flagged[:5])}"
-                         f"{', ...' if len(self.flagged) > 5 else ''})")
-        return f"{self.session}: " + ", ".join(parts) + (f" (codebook version {self.version})" if self.version else "")
-
     def as_entry(self) -> dict:
         out: dict[str, Any] = {"remapped": self.remapped}
         if self.flagged:
