@@ -23,6 +23,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from annotator.errors import UserError
+# The coding screen's own keys, which a codebook key may never take: read from the key map the
+# screen is built from, so the check and the screen cannot drift apart.
+from annotator.keymap import RESERVED_CHARACTERS as _RESERVED_CHARACTERS
+from annotator.keymap import RESERVED_KEYS  # noqa: F401  (re-exported for older imports)
 
 MAX_DEPTH = 3
 _NO_CODES: frozenset[str] = frozenset()
@@ -33,28 +37,6 @@ KINDS = ("single", "multi")
 TOP_FIELDS = {"name", "description", "dimensions"}
 DIMENSION_FIELDS = {"id", "name", "kind", "description", "requires", "codes"}
 CODE_FIELDS = {"id", "name", "key", "definition", "include", "exclude", "example", "codes", "retired"}
-
-# The coding TUI's own keys (Textual key names), which a codebook key may never take.
-RESERVED_KEYS = {
-    "f1": "help", "question_mark": "help",
-    "right": "next item", "right_square_bracket": "next item",
-    "left": "previous item", "left_square_bracket": "previous item",
-    "tab": "next uncoded item", "shift+tab": "previous uncoded item",
-    "backspace": "undo", "f9": "undo",
-    "f2": "memo", "apostrophe": "memo",
-    "f3": "flag unsure", "exclamation_mark": "flag unsure",
-    "f4": "flag skip", "tilde": "flag skip",
-    "f5": "go to item", "slash": "go to item",
-    "f6": "new code", "plus": "new code",
-    "f7": "show body as Markdown", "f8": "show the whole text of a long item",
-    "f10": "quit", "escape": "cancel a chord",
-    "enter": "code the theme itself (in a chord)",
-    "up": "scroll", "down": "scroll", "pageup": "scroll", "pagedown": "scroll",
-    "home": "scroll", "end": "scroll",
-}
-_RESERVED_CHARACTERS = {"?": "help", "]": "next item", "[": "previous item", "'": "memo",
-                        "!": "flag unsure", "~": "flag skip", "/": "go to item", "+": "new code"}
-
 
 @dataclass
 class Code:

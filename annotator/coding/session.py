@@ -850,3 +850,87 @@ class SessionStore:
         result = self._write(write)
         self._codebook = None
         return result
+
+    # --- for the coding screen: sittings, finding items, conditions (issue 14) ----------------
+
+    def last_event_id(self) -> int:
+        """The newest event's id (0 if none): the coding screen notes it when a sitting starts."""
+        return self.db.execute("select coalesce(max(id), 0) from events").fetchone()[0]
+
+    def undoable_events(self) -> list[dict]:
+        """The events ``undo`` would reverse next, oldest first ([] if nothing can be undone)."""
+        row = self.db.execute(
+            "select max(action) from events where undone_by is null and kind != 'undo'").fetchone()
+        if row is None or row[0] is None:
+            return []
+        events = list(self.db["events"].rows_where("action = ? and undone_by is null", [row[0]], order_by="id"))
+        return [] if any(event["kind"] == "codebook" for event in events) else events
+
+    def items_numbered(self, number: int) -> list[str]:
+        """Items whose GitHub number is ``number`` (one per repository), in session order."""
+        return [row[0] for row in self.db.execute(
+            "select id from items where number = ? order by position", [number])]
+
+    def item_at_position(self, position: int) -> str | None:
+        row = self.db.execute("select id from items where position = ?", [position]).fetchone()
+        return row[0] if row else None
+
+    def search_items(self, query: str) -> list[str]:
+        """Items holding every word of ``query`` (any order, any case) in their title, body or
+        labels, in session order."""
+        words = query.split()
+        if not words:
+            return []
+        clause = " and ".join(["(title like ? escape '\\' or body like ? escape '\\' or labels like ? escape '\\')"]
+                              * len(words))
+        params = []
+        for word in words:
+            # '%' and '_' typed by the coder are characters, not wildcards.
+            like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            params += [like, like, like]
+        return [row[0] for row in self.db.execute(f"select id from items where {clause} order by position", params)]
+
+    def item_summaries(self) -> list[dict]:
+        """Every item's id, position, repo, number and title, in session order (no bodies)."""
+        cursor = self.db.execute("select id, position, repo, number, title from items order by position")
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor]
+
+    def record_label_in_context(self, item_id: str, dimension_id: str, code_id: str) -> tuple[bool, list[tuple[str, str]]]:
+        """``record_label``, and in the same action (one undo) remove the codes of every dimension
+        whose condition (``requires``) held before and no longer holds after it. Returns whether
+        the code is now present and the (dimension, code) pairs removed."""
+        dimension = self._check_code(dimension_id, code_id)
+        self._check_item(item_id)
+        before = self.labels_for(item_id)
+        current = before.get(dimension_id, set())
+        after = {d: set(c) for d, c in before.items()}
+        if code_id in current:
+            changes = [("code.remove", dimension_id, code_id)]
+            after[dimension_id].discard(code_id)
+        else:
+            changes = [("code.remove", dimension_id, other) for other in sorted(current) if not dimension.multi]
+            changes.append(("code.add", dimension_id, code_id))
+            after[dimension_id] = (current if dimension.multi else set()) | {code_id}
+        dropped: list[tuple[str, str]] = []
+        changed = True
+        while changed:  # a dropped dimension can be the condition of another
+            changed = False
+            for other in self.codebook.dimensions:
+                if other.id != dimension_id and after.get(other.id) and not other.applies(after):
+                    for code in sorted(after[other.id]):
+                        changes.append(("code.remove", other.id, code))
+                        dropped.append((other.id, code))
+                    after[other.id] = set()
+                    changed = True
+
+        def change() -> bool:
+            action = None
+            for kind, dim, code in changes:
+                event = self._event(action, item_id, kind, dim, code, "1" if kind == "code.add" else "0",
+                                    "0" if kind == "code.add" else "1")
+                action = action or event
+                self._apply(item_id, kind, dim, code, None)
+            return code_id in after.get(dimension_id, set())
+
+        return self._write(change), dropped

@@ -6,7 +6,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from annotator.coding.session import SessionStore
-from annotator.tui.screens import CodingScreen
+from annotator.tui.screens.coding import CodingScreen
 
 
 class CodingApp(App):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import textwrap
+
 from rich.text import Text
 from textual.containers import Vertical
 from textual.widgets import Static, TextArea
 
-from annotator.codebook.model import Code, Codebook
 from annotator.textsafe import clean, clean_line
 
 
@@ -90,16 +92,45 @@ def break_long_lines(text: str, limit: int = LONG_LINE) -> str:
     return "\n".join(pieces)
 
 
+_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
+_TRACE = re.compile(r'^(Traceback \(most recent call last\)|\s+File "|\s+at \S+\()')
+
+
+def wrap_prose(text: str, width: int) -> str:
+    """Wrap prose to ``width`` columns and leave code as it is.
+
+    Code is a fenced block, an indented line (4 spaces or a tab) or a stack trace line: wrapped
+    mid-path it cannot be read, so it stays one line and the view scrolls sideways instead.
+    """
+    if width < 10:
+        return text
+    out: list[str] = []
+    fenced = False
+    for line in text.split("\n"):
+        if _FENCE.match(line):
+            fenced = not fenced
+            out.append(line)
+        elif (fenced or len(line) <= width or line.startswith(("    ", "\t")) or _TRACE.match(line)):
+            out.append(line)
+        else:
+            out.extend(textwrap.wrap(line, width, break_long_words=True, break_on_hyphens=False,
+                                     drop_whitespace=True, replace_whitespace=False) or [""])
+    return "\n".join(out)
+
+
 class ItemBody(TextArea, can_focus=False):
     """The body and comments: a read-only text view (fast; no Markdown on the per-item path).
 
-    Never focusable: a focused TextArea would take the coding keys (backspace, arrows) for
-    its cursor. The coding screen scrolls it instead.
+    Prose is wrapped to the view's width; code blocks and stack traces are not (Shift+arrows
+    scroll sideways). Never focusable: a focused TextArea would take the coding keys
+    (backspace, arrows) for its cursor. The coding screen scrolls it instead.
     """
 
     def __init__(self, **kwargs) -> None:
-        super().__init__("", read_only=True, soft_wrap=True, show_line_numbers=False,
+        super().__init__("", read_only=True, soft_wrap=False, show_line_numbers=False,
                          language=None, **kwargs)
+        self._text = ""
+        self._width = 0
 
     # Laying out soft-wrapped text costs time in proportion to its size (a 1 MB log took 0.56 s
     # per item); beyond this the view shows the start and F8 shows everything.
@@ -110,86 +141,18 @@ class ItemBody(TextArea, can_focus=False):
         if len(text) > self.SHOWN_LIMIT and not whole:
             text = (text[: self.SHOWN_LIMIT]
                     + f"\n\n──── cut at {self.SHOWN_LIMIT:,} of {len(text):,} characters: F8 shows everything ────")
-        self.load_text(break_long_lines(text))
+        self._text = break_long_lines(text)
+        self._load()
         self.scroll_home(animate=False)
 
+    def _wrap_width(self) -> int:
+        # One column kept for the vertical scrollbar, so wrapped prose never needs sideways scrolling.
+        return max(self.content_size.width - 2, 0) or 76
 
-class CodebookPanel(Static):
-    """The codes with their keys; the item's current codes highlighted; a chord's choices."""
+    def _load(self) -> None:
+        self._width = self._wrap_width()
+        self.load_text(wrap_prose(self._text, self._width))
 
-    def show_codes(self, codebook: Codebook, labels: dict[str, set[str]], chord: list[Code] | None = None,
-                   chord_dimension: str | None = None) -> None:
-        # One line per code, cut with an ellipsis: wrapped names would push codes off screen.
-        text = Text(no_wrap=True, overflow="ellipsis")
-        if chord:
-            code = chord[-1]
-            dimension = codebook.dimension(chord_dimension)
-            applied = labels.get(dimension.id, set())
-            text.append(f"{''.join(c.key for c in chord)} {code.name}\n", style="bold reverse")
-            for child in code.children:
-                self._code_line(text, child, applied, prefix="")
-            text.append(" ⏎  ", style="bold cyan")
-            text.append(f"{code.name} itself\n" + (" ●" if code.id in applied else ""))
-            text.append(" Esc cancel", style="dim")
-            self.update(text)
-            return
-        for dimension in codebook.dimensions:
-            applied = labels.get(dimension.id, set())
-            asked = dimension.applies(labels)
-            title = f"{dimension.name} ({'several' if dimension.multi else 'one'})"
-            text.append(title + "\n", style="bold underline" if asked else "dim underline")
-            for code in dimension.codes:
-                if code.retired and code.id not in applied:
-                    continue
-                self._code_line(text, code, applied, prefix="", dim=not asked)
-                # Codes chosen below a theme show under it, so the whole state is on screen.
-                for child in _applied_descendants(code, applied):
-                    mark = Text(f"   {''.join(c.key for c in dimension.path_of(child.id))} {child.name}\n",
-                                style="bold green")
-                    text.append_text(mark)
-        self.update(text)
-
-    @staticmethod
-    def _code_line(text: Text, code: Code, applied: set[str], prefix: str, dim: bool = False) -> None:
-        on = code.id in applied
-        text.append(f" {prefix}{code.key} ", style="bold cyan" if not dim else "dim cyan")
-        label = code.name + (" ›" if code.children else "")
-        text.append(label, style="bold green reverse" if on else ("dim" if dim else ""))
-        text.append(" ●\n" if on else "\n", style="bold green")
-
-
-def _applied_descendants(code: Code, applied: set[str]) -> list[Code]:
-    out = []
-    for child in code.children:
-        if child.id in applied:
-            out.append(child)
-        out.extend(_applied_descendants(child, applied))
-    return out
-
-
-class StatusLine(Static):
-    """What just happened: 'saved', an undo, or an error (disk full) in red."""
-
-    def say(self, message: str, error: bool = False) -> None:
-        self.set_class(error, "-error")
-        self.update(Text(message))
-
-
-class MemoLine(Static):
-    def show_memo(self, memo: str) -> None:
-        self.update(Text(f"memo: {clean_line(memo)}" if memo else "memo: -  (F2 to write one)",
-                         style="italic" if memo else "dim"))
-
-
-class ProgressLine(Static):
-    def show_progress(self, coder: str, coded: int, total: int, pace: float | None,
-                      seconds_left: float | None) -> None:
-        text = Text.assemble((f" {clean_line(coder)} ", "bold reverse"), f"  {coded}/{total} coded")
-        if pace:  # no pace before any time is recorded (time counts when the coder leaves an item)
-            text.append(f" · {pace:.0f} s/item")
-        if pace and seconds_left is not None and coded < total:
-            minutes = seconds_left / 60
-            text.append(f" · ~{minutes:.0f} min left" if minutes < 120 else f" · ~{minutes / 60:.1f} h left")
-        if total and coded >= total:
-            text.append(" · all coded ✓", style="bold green")
-        self.update(text)
+    def on_resize(self) -> None:
+        if self._text and self._wrap_width() != self._width:
+            self._load()

@@ -1,154 +1,40 @@
-"""Screens of the coding TUI: the coding screen and its modal dialogs (typed by their result)."""
+"""The coding screen: one item at a time (header, body and comments), the codebook, memo, progress.
+
+Its keys come from annotator/keymap.py (via annotator/tui/keys.py); its dialogs are in
+prompts.py, reading.py and item_list.py. It calls the store by intent and writes no SQL.
+"""
 
 from __future__ import annotations
 
 import time
 
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Input, Static
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
 
 from annotator.errors import UserError
 from annotator.coding.session import SessionStore, StoreFull
 from annotator.codebook.model import Code, Dimension
-from annotator.textsafe import clean
 from annotator.tui.chord import Chord
+from annotator.tui.keys import bindings, key_help
 from annotator.tui.messages import (ChangeUndone, FlagToggled, ItemShown, LabelRecorded, MemoSaved,
                                     SaveFailed)
-from annotator.tui.widgets import (CodebookPanel, ItemBody, ItemHeader, MemoLine, ProgressLine,
-                                   StatusLine)
+from annotator.tui.screens.prompts import ConfirmScreen, HelpScreen, TextPrompt
+from annotator.tui.screens.reading import MarkdownScreen
+from annotator.tui.widgets import (CodebookPanel, DefinitionPane, ItemBody, ItemHeader, KeyFooter, MemoLine,
+                                   ProgressLine, StatusLine, TooSmall)
+from annotator.tui.words import describe_undo, find, go_to_hint
 
-MARKDOWN_LIMIT = 30_000  # rendered Markdown is slow on large text (see field notes)
 WIDE_COLUMNS = 110  # from this width on, the codebook panel gets wider
+SMALLEST = (80, 24)  # the screen is laid out for this size and up
 IDLE_CAP_SECONDS = 600  # time on one item beyond this is counted as a break, not coding
-
-
-_KEY_NAMES = {
-    "right": "→", "left": "←", "up": "↑", "down": "↓", "backspace": "Backspace", "escape": "Esc",
-    "enter": "Enter", "tab": "Tab", "shift+tab": "Shift+Tab", "pageup": "PgUp", "pagedown": "PgDn",
-    "home": "Home", "end": "End", "space": "Space", "slash": "/", "plus": "+",
-}
-
-
-def key_name(key: str) -> str:
-    """A Textual key name as the coder types it: 'question_mark' -> '?', 'f1' -> 'F1'."""
-    from textual.keys import key_to_character
-
-    if key in _KEY_NAMES:
-        return _KEY_NAMES[key]
-    if key.startswith("f") and key[1:].isdigit():
-        return key.upper()
-    if key.startswith("ctrl+"):
-        return "Ctrl+" + key[5:]
-    return key_to_character(key) or key
-
-
-class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,f1,question_mark,q", "dismiss", "Close")]
-
-    def __init__(self, keys: list[tuple[str, str]], codebook_help: Text) -> None:
-        super().__init__()
-        self.keys = keys
-        self.codebook_help = codebook_help
-
-    def compose(self) -> ComposeResult:
-        text = Text("Keys\n", style="bold underline")
-        width = 20
-        for keys, what in self.keys:
-            text.append(f"  {keys:<{width}}", style="bold cyan")
-            if len(keys) > width:  # a long key list gets its own line
-                text.append("\n" + " " * (width + 2))
-            text.append(f" {what}\n")
-        with VerticalScroll(id="help-box"):
-            yield Static(text)
-            yield Static(self.codebook_help)
-            yield Static(Text("Esc closes this help.", style="dim"))
-
-
-class TextPrompt(ModalScreen[str | None]):
-    """Ask for one line of text (a memo, an item to go to). Enter saves, Esc cancels."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, title: str, value: str = "", placeholder: str = "") -> None:
-        super().__init__()
-        self.title_text = title
-        self.value = value
-        self.placeholder = placeholder
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="prompt-box"):
-            yield Static(Text(self.title_text, style="bold"))
-            yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input")
-            yield Static(Text("Enter saves · Esc cancels", style="dim"))
-
-    @on(Input.Submitted)
-    def submit(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class MarkdownScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,f7,q", "dismiss", "Close")]
-
-    def __init__(self, body: str) -> None:
-        super().__init__()
-        body = clean(body)
-        if len(body) > MARKDOWN_LIMIT:
-            body = body[:MARKDOWN_LIMIT] + f"\n\n*(cut at {MARKDOWN_LIMIT:,} characters; the text view shows all)*"
-        self.body = body
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(id="markdown-box"):
-            # Imported here: markdown-it costs ~40 ms at every start, and few items need it.
-            from textual.widgets import Markdown
-
-            yield Markdown(self.body)
-
-
-_HELP = {
-    "help": "this help", "next_item": "next item", "previous_item": "previous item",
-    "next_uncoded": "next uncoded item", "previous_uncoded": "previous uncoded item",
-    "undo": "undo the last change", "memo": "write a memo on the item",
-    "flag('unsure')": "flag unsure (toggle)", "flag('skip')": "flag skip (toggle; counts as done)",
-    "go_to": "go to an item by number or title words", "markdown": "show the body as Markdown",
-    "whole_text": "show the whole text of a long item (the view cuts at 100,000 characters)",
-    "app.quit": "quit (everything is already saved)", "scroll": "scroll the body",
-}
 
 
 class CodingScreen(Screen):
     """One item at a time: header, body and comments, codebook, memo, progress."""
 
-    BINDINGS = [
-        Binding("f1,question_mark", "help", "Help", key_display="F1"),
-        Binding("right,right_square_bracket", "next_item", "Next", key_display="→"),
-        Binding("left,left_square_bracket", "previous_item", "Prev", key_display="←"),
-        Binding("tab", "next_uncoded", "Uncoded", key_display="Tab", priority=True),
-        Binding("shift+tab", "previous_uncoded", "Prev uncoded", show=False, priority=True),
-        Binding("backspace,f9", "undo", "Undo", key_display="⌫"),
-        Binding("f2,apostrophe", "memo", "Memo", key_display="F2"),
-        Binding("f3,exclamation_mark", "flag('unsure')", "Unsure", key_display="F3"),
-        Binding("f4,tilde", "flag('skip')", "Skip", show=False),
-        Binding("f5,slash", "go_to", "Go to", show=False),
-        Binding("f7", "markdown", "Markdown", show=False),
-        Binding("f6,plus", "new_code", "add a new code and apply it to this item", show=False),
-        Binding("f8", "whole_text", "Whole text", show=False),
-        Binding("f10", "app.quit", "Quit", key_display="F10"),
-        Binding("escape", "cancel_chord", "Cancel", show=False),
-        Binding("up", "scroll('up')", show=False),
-        Binding("down", "scroll('down')", show=False),
-        Binding("pageup", "scroll('pageup')", show=False),
-        Binding("pagedown", "scroll('pagedown')", show=False),
-        Binding("home", "scroll('home')", show=False),
-        Binding("end", "scroll('end')", show=False),
-    ]
+    BINDINGS = bindings()
 
     def __init__(self, store: SessionStore) -> None:
         super().__init__()
@@ -158,20 +44,31 @@ class CodingScreen(Screen):
         self.chord = Chord()
         self._shown_at = time.monotonic()
         self._ids = store.item_ids()
+        self.sitting_start = store.last_event_id()  # undo reaches before it only when confirmed
+        self.active_code: str | None = None  # the code last chosen: the panel keeps its theme in view
+        self.matches: list[str] = []  # the last search's items, for next / previous match
 
     def compose(self) -> ComposeResult:
         yield ProgressLine(id="progress")
         yield ItemHeader(id="item-header")
         with Horizontal(id="main"):
             yield ItemBody(id="body")
-            yield CodebookPanel(id="codebook")
+            with Vertical(id="side"):
+                yield CodebookPanel(id="codebook")
+                yield DefinitionPane(id="definition")
         yield MemoLine(id="memo")
         yield StatusLine(id="status")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter(compact=True, show_command_palette=False)
+        yield TooSmall(id="too-small")
 
     def on_resize(self, event) -> None:
         # A wide terminal gives the codebook room for whole code names (see app.tcss).
-        self.set_class(event.size.width >= WIDE_COLUMNS, "-wide")
+        width, height = event.size
+        self.set_class(width >= WIDE_COLUMNS, "-wide")
+        small = width < SMALLEST[0] or height < SMALLEST[1]
+        self.set_class(small, "-too-small")
+        if small:
+            self.query_one(TooSmall).show_size(width, height, SMALLEST)
 
     def on_mount(self) -> None:
         start = self.store.resume_item()
@@ -194,6 +91,7 @@ class CodingScreen(Screen):
         self.item_id = item_id
         self.item = self.store.item(item_id)
         self.chord.clear()
+        self.active_code = None
         self.query_one(ItemBody).show_item(self.item)
         self.refresh_item()
         self.query_one(MemoLine).show_memo(self.store.memo(item_id))
@@ -209,7 +107,10 @@ class CodingScreen(Screen):
         self.query_one(ItemHeader).show_item(self.item, position, len(self._ids),
                                              self.store.flags_for(self.item_id))
         self.query_one(CodebookPanel).show_codes(self.store.codebook, self.store.labels_for(self.item_id),
-                                                 self.chord.path or None, self.chord.dimension)
+                                                 self.chord.path or None, self.chord.dimension, self.active_code)
+        # The definition takes only the rows the chord's choices leave free.
+        room = self.query_one("#side").size.height - self.query_one(CodebookPanel).needed
+        self.query_one(DefinitionPane).show_code(self.chord.path[-1] if self.chord else None, min(room, 9))
         progress = self.store.progress()
         self.query_one(ProgressLine).show_progress(self.store.coder, progress.coded, progress.total,
                                                    progress.pace, progress.seconds_left)
@@ -282,10 +183,17 @@ class CodingScreen(Screen):
     def apply_code(self, dimension_id: str, code: Code) -> None:
         item_id = self.item_id
         self.chord.clear()
-        ok, present = self._save(lambda: self.store.record_label(item_id, dimension_id, code.id))
+        ok, result = self._save(lambda: self.store.record_label_in_context(item_id, dimension_id, code.id))
         if ok:
-            # Shown as saved only now: record_label returned after the commit.
-            self.query_one(StatusLine).say(f"saved: {'+' if present else '−'} {code.name}")
+            present, dropped = result
+            self.active_code = code.id
+            # Shown as saved only now: the store returned after the commit.
+            said = f"saved: {'+' if present else '−'} {code.name}"
+            if dropped:
+                codebook = self.store.codebook
+                names = ", ".join(codebook.dimension(d).by_id[c].name for d, c in dropped)
+                said += f"; removed (no longer asked): {names}. ⌫ undoes both"
+            self.query_one(StatusLine).say(said)
             self.post_message(LabelRecorded(item_id, dimension_id, code.id, present))
         self.refresh_item()
 
@@ -327,19 +235,34 @@ class CodingScreen(Screen):
         self.action_next_uncoded(backwards=True)
 
     def action_undo(self) -> None:
-        ok, event = self._save(self.store.undo)
-        if not ok:
-            return
-        if event is None:
+        events = self.store.undoable_events()
+        if not events:
             self.query_one(StatusLine).say("Nothing to undo.")
+            return
+        if events[0]["id"] <= self.sitting_start:
+            def answer(yes: bool | None) -> None:
+                if yes:
+                    self._undo(events)
+                else:
+                    self.query_one(StatusLine).say("Not undone: that change is from an earlier sitting.")
+
+            what = describe_undo(events, self.store.codebook, self.store.item)
+            self.app.push_screen(ConfirmScreen(Text("Undo a change from an earlier sitting?", style="bold"),
+                                               f"{what} (saved {events[0]['at'][:16].replace('T', ' ')})"), answer)
+            return
+        self._undo(events)
+
+    def _undo(self, events: list[dict]) -> None:
+        ok, event = self._save(self.store.undo)
+        if not ok or event is None:
             return
         if event["item_id"] != self.item_id:
             self.show_item(event["item_id"])
         else:
             self.query_one(MemoLine).show_memo(self.store.memo(self.item_id))
             self.refresh_item()
-        what = event["kind"].replace("code.", "code ").replace("flag.", "flag ")
-        self.query_one(StatusLine).say(f"undone: {what} {event['code'] or ''}".rstrip())
+        self.query_one(StatusLine).say(describe_undo(events, self.store.codebook, self.store.item,
+                                                     here=self.item_id))
         self.post_message(ChangeUndone(event["item_id"], event["kind"]))
 
     def action_flag(self, flag: str) -> None:
@@ -370,39 +293,53 @@ class CodingScreen(Screen):
 
     def action_go_to(self) -> None:
         def go(query: str | None) -> None:
-            if not query:
+            if not query or not query.strip():
                 return
-            matches = self.store.find_items(query)
+            matches, meaning = find(self.store, query)
+            self.matches = matches
             if not matches:
-                self.query_one(StatusLine).say(f"No item matches {query!r}.")
+                self.query_one(StatusLine).say(f"No item matches {meaning}.")
                 return
-            self.show_item(matches[0])
-            if len(matches) > 1:
-                self.query_one(StatusLine).say(f"{len(matches)} items match; showing the first.")
+            self._show_match(0, meaning)
 
-        self.app.push_screen(TextPrompt("Go to item: its number, owner/repo#N, or words of the title",
-                                        placeholder="#12"), go)
+        self.app.push_screen(TextPrompt("Go to an item", placeholder="#123 or 12 or words",
+                                        hint=go_to_hint(self.store)), go)
+
+    def _show_match(self, index: int, meaning: str = "a match") -> None:
+        self.show_item(self.matches[index])
+        if len(self.matches) > 1:
+            self.query_one(StatusLine).say(f"{meaning}: match {index + 1} of {len(self.matches)}; "
+                                           "Ctrl+n / > next, Ctrl+p / < previous")
+
+    def action_next_match(self, step: int = 1) -> None:
+        if not self.matches:
+            self.query_one(StatusLine).say("No search yet: F5 or / searches.")
+            return
+        here = self.matches.index(self.item_id) if self.item_id in self.matches else -step
+        self._show_match((here + step) % len(self.matches))
+
+    def action_previous_match(self) -> None:
+        self.action_next_match(-1)
+
+    def action_item_list(self) -> None:
+        from annotator.tui.screens.item_list import ItemListScreen, item_rows
+
+        def go(item_id: str | None) -> None:
+            if item_id is not None and item_id != self.item_id:
+                self.show_item(item_id)
+
+        self.app.push_screen(ItemListScreen(item_rows(self.store), self.item_id), go)
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.key_help(), self.codebook_help()))
 
     def key_help(self) -> list[tuple[str, str]]:
-        """Every key of this screen (from its bindings, so the help never lists a dead key)."""
+        """Every key of this screen (from the key map it is built from, so no dead key is listed)."""
         keys = [("code key", "code it (again: take it off, multi-label)"),
                 ("theme key, sub-key", "code a sub-theme (a chord of two keys)"),
                 ("Enter", "in a chord: code the theme itself"),
                 ("Esc", "in a chord: cancel it")]
-        by_action: dict[str, list[str]] = {}
-        descriptions: dict[str, str] = {}
-        for binding in self.BINDINGS:
-            if binding.action == "cancel_chord":
-                continue
-            action = binding.action if not binding.action.startswith("scroll") else "scroll"
-            by_action.setdefault(action, []).extend(key_name(k.strip()) for k in binding.key.split(","))
-            descriptions.setdefault(action, _HELP.get(action, binding.description))
-        keys += [(" / ".join(names), descriptions[action]) for action, names in by_action.items()]
-        keys.append(("Ctrl+q", "quit"))
-        return keys
+        return keys + key_help() + [("Ctrl+q", "quit")]
 
     def action_whole_text(self) -> None:
         if self.item_id is not None:
@@ -440,10 +377,13 @@ class CodingScreen(Screen):
 
     def action_markdown(self) -> None:
         if self.item_id is not None:
-            self.app.push_screen(MarkdownScreen(self.item.get("body") or ""))
+            self.app.push_screen(MarkdownScreen(self.item))
 
     def action_scroll(self, where: str) -> None:
         body = self.query_one(ItemBody)
+        if where in ("left", "right"):
+            body.scroll_to(x=max(body.scroll_x + (8 if where == "right" else -8), 0), animate=False)
+            return
         {"up": body.scroll_up, "down": body.scroll_down, "pageup": body.scroll_page_up,
          "pagedown": body.scroll_page_down, "home": body.scroll_home, "end": body.scroll_end}[where](animate=False)
 
