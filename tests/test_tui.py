@@ -465,13 +465,18 @@ def test_footer_fits_at_80x24(session_path):
     run_app(session_path, body)
 
 
-def test_footer_check_detects_an_overflow(session_path):
-    """The same check on a 40-column screen must see the overflow (so the 80x24 test can fail)."""
+def test_footer_check_detects_an_overflow(session_path, monkeypatch):
+    """The same check on a footer that shows every key at 80 columns must see the overflow
+    (so the fit tests can fail: the footer fits because it adapts, not by accident)."""
+    from annotator.tui.widgets import KeyFooter
+
+    monkeypatch.setattr(KeyFooter, "adapt", False)
+
     async def body(s: Session):
         width, _ = _footer_checks(s.app)
         assert width > s.app.size.width
 
-    run_app(session_path, body, size=(40, 24))
+    run_app(session_path, body)
 
 
 def test_codebook_panel_shows_every_theme_without_scrolling_at_80x24(session_path):
