@@ -20,6 +20,20 @@ def cut(name: str, width: int) -> str:
     return name[: max(width - 1, 0)] + "…"
 
 
+def window(count: int, focus: int, height: int) -> tuple[int, int]:
+    """Which of ``count`` lines to show in ``height`` rows so that line ``focus`` is shown,
+    keeping a row for each 'more' line (above, below) that is needed."""
+    if count <= height:
+        return 0, count
+    height = max(height, 3)
+    if focus < height - 2:
+        return 0, height - 1  # from the top: only a 'more below' line
+    if focus >= count - (height - 1):
+        return count - (height - 1), count  # to the end: only a 'more above' line
+    start = max(focus - 1, 1)  # the line before the focus too (a theme's heading or neighbour)
+    return start, start + height - 2
+
+
 class CodebookPanel(Static):
     """One line per code, cut so its ● always shows. When the codes do not fit, the panel shows
     the window around the active theme (the chord's, or the last one coded) and says how many
@@ -60,13 +74,8 @@ class CodebookPanel(Static):
         """The lines that fit in ``height`` rows around ``focus``, with 'more' lines if cut."""
         text = Text(no_wrap=True, overflow="ellipsis")
         self.hidden_above = self.hidden_below = 0
-        if len(lines) <= height:
-            shown = lines
-            above = below = []
-        else:
-            room = max(height - 2, 1)
-            start = min(max(focus - 1, 0), len(lines) - room)
-            above, shown, below = lines[:start], lines[start:start + room], lines[start + room:]
+        start, end = window(len(lines), focus, height)
+        above, shown, below = lines[:start], lines[start:end], lines[end:]
         if above:
             self.hidden_above = len(above)
             text.append_text(self._more("▲", above, width))
@@ -75,6 +84,7 @@ class CodebookPanel(Static):
         if below:
             self.hidden_below = len(below)
             text.append_text(self._more("▼", below, width))
+        text.rstrip()  # no empty last row
         return text
 
     @staticmethod
