@@ -16,7 +16,7 @@ def code_name(codebook: Codebook, dimension: str | None, code: str | None) -> st
         return code or "?"  # a code the codebook no longer has: its id is all there is
 
 
-def describe_undo(events: list[dict], codebook: Codebook, item=None, here: str | None = None) -> str:
+def describe_undo(events: list[dict], codebook: Codebook, here: str | None = None) -> str:
     """'undone: "Model Usage" taken off' from the events of one action (oldest first).
 
     Undoing an addition takes the code off, undoing a removal puts it back; the same for flags

@@ -246,13 +246,14 @@ class CodingScreen(Screen):
                 else:
                     self.query_one(StatusLine).say("Not undone: that change is from an earlier sitting.")
 
-            what = describe_undo(events, self.store.codebook, self.store.item)
+            what = describe_undo(events, self.store.codebook)
             self.app.push_screen(ConfirmScreen(Text("Undo a change from an earlier sitting?", style="bold"),
                                                f"{what} (saved {events[0]['at'][:16].replace('T', ' ')})"), answer)
             return
         self._undo(events)
 
     def _undo(self, events: list[dict]) -> None:
+        here = self.item_id
         ok, event = self._save(self.store.undo)
         if not ok or event is None:
             return
@@ -261,8 +262,7 @@ class CodingScreen(Screen):
         else:
             self.query_one(MemoLine).show_memo(self.store.memo(self.item_id))
             self.refresh_item()
-        self.query_one(StatusLine).say(describe_undo(events, self.store.codebook, self.store.item,
-                                                     here=self.item_id))
+        self.query_one(StatusLine).say(describe_undo(events, self.store.codebook, here=here))
         self.post_message(ChangeUndone(event["item_id"], event["kind"]))
 
     def action_flag(self, flag: str) -> None:

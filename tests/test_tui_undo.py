@@ -1,0 +1,128 @@
+"""Issue 14, items 2 and 3: undo stays in this sitting unless the coder confirms, and says what
+it did in the coder's words; a dimension whose condition no longer holds loses its codes in the
+same action (one undo brings them back). Pilot at 80x24, asserting on the session file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from drivers.tui_support import (coding_screen, create_session, current_item, make_items, run_coding_app,
+                                 status_text, wait_for, widget_plain)
+
+from annotator.coding.session import SessionStore
+from annotator.tui.screens import ConfirmScreen, CodingScreen
+
+
+def iid(number: int) -> str:
+    return f"acme/models#{number}"
+
+
+@pytest.fixture
+def session_path(tmp_path) -> Path:
+    path = tmp_path / "sessions" / "ada.db"
+    create_session(path, make_items(6)).close()
+    return path
+
+
+def labels(path: Path, number: int) -> dict[str, set[str]]:
+    with SessionStore(path, readonly=True) as store:
+        return store.labels_for(iid(number))
+
+
+async def undo_said(app, pilot) -> str:
+    before = status_text(app)
+    await pilot.press("backspace")
+    return await wait_for(pilot, lambda: status_text(app) != before and status_text(app), what="undo said")
+
+
+def test_undo_messages_use_code_names_and_say_what_happened_to_flags(session_path):
+    async def body(app, pilot, store, messages):
+        said = []
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "saved" in status_text(app))
+        await pilot.press("2", "enter")  # the theme Model Performance and Output Quality itself
+        await wait_for(pilot, lambda: "Model Performance" in status_text(app))
+        said.append(await undo_said(app, pilot))
+        await pilot.press("f4")
+        await wait_for(pilot, lambda: "skip" in status_text(app))
+        await pilot.press("f4")  # skip off
+        await wait_for(pilot, lambda: "unflagged" in status_text(app))
+        said.append(await undo_said(app, pilot))
+        flags_after_first = set(store.flags_for(iid(1)))
+        said.append(await undo_said(app, pilot))
+        await pilot.press("n")  # replaces PTM-related (single choice)
+        await wait_for(pilot, lambda: "Not PTM" in status_text(app))
+        said.append(await undo_said(app, pilot))
+        return said, flags_after_first
+
+    said, flags_after_first = run_coding_app(session_path, body)
+    assert said[0] == "undone: 'Model Performance and Output Quality' taken off"
+    assert said[1] == "undone: skip flag restored" and flags_after_first == {"skip"}
+    assert said[2] == "undone: skip flag removed"
+    assert said[3] == "undone: 'PTM-related' put back, 'Not PTM-related' taken off"
+    assert labels(session_path, 1) == {"relevance": {"ptm"}}
+    for message in said:
+        assert "code.add" not in message and "model-performance" not in message
+
+
+def test_undo_does_not_reach_into_an_earlier_sitting_without_asking(session_path):
+    with SessionStore(session_path) as store:  # yesterday: item 3 coded
+        store.record_label(iid(3), "relevance", "not-ptm")
+
+    async def body(app, pilot, store, messages):
+        assert current_item(app) == iid(1)
+        await pilot.press("backspace")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+        question = "\n".join(widget_plain(w) for w in app.screen.query("Static"))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, CodingScreen))
+        await wait_for(pilot, lambda: "earlier sitting" in status_text(app))
+        kept = store.labels_for(iid(3))
+        # Today's change undoes without a question.
+        await pilot.press("n")
+        await wait_for(pilot, lambda: "saved" in status_text(app))
+        said = await undo_said(app, pilot)
+        assert not isinstance(app.screen, ConfirmScreen)
+        # Then yesterday's, confirmed with y: it goes to the item it changes.
+        await pilot.press("backspace")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: current_item(app) == iid(3), what="item 3")
+        return question, kept, said, status_text(app)
+
+    question, kept, said, last = run_coding_app(session_path, body)
+    assert "earlier sitting" in question and "'Not PTM-related' taken off" in question
+    assert iid(3) in question
+    assert kept == {"relevance": {"not-ptm"}}
+    assert said == "undone: 'Not PTM-related' taken off"
+    assert last == "undone on acme/models#3: 'Not PTM-related' taken off"
+    assert labels(session_path, 3) == {} and labels(session_path, 1) == {}
+
+
+def test_a_dimension_no_longer_asked_loses_its_codes_in_one_undoable_action(session_path):
+    async def body(app, pilot, store, messages):
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "saved" in status_text(app))
+        for keys in (("1", "a"), ("5", "a")):
+            before = len(store.events())
+            await pilot.press(*keys)
+            await wait_for(pilot, lambda: len(store.events()) > before and "saved" in status_text(app))
+        await pilot.press("n")  # not PTM-related: Challenge is no longer asked
+        await wait_for(pilot, lambda: "removed" in status_text(app), what="the removal said")
+        said = status_text(app)
+        in_file = labels(session_path, 1)
+        panel = widget_plain(coding_screen(app).query_one("#codebook"))
+        undone = await undo_said(app, pilot)
+        return said, in_file, panel, undone, store.labels_for(iid(1))
+
+    said, in_file, panel, undone, restored = run_coding_app(session_path, body)
+    assert in_file == {"relevance": {"not-ptm"}}, "the challenge codes must leave the labels table"
+    assert "Loading and initialisation" in said and "GPU out of memory" in said and "no longer asked" in said
+    assert "●" not in panel.split("Challenge")[1], "no code shown under a dimension not asked"
+    assert restored == {"relevance": {"ptm"}, "challenge": {"model-usage.loading", "resource-constraints.gpu-memory"}}
+    assert "'Loading and initialisation' put back" in undone and "'PTM-related' put back" in undone
+    assert labels(session_path, 1) == restored
+    with SessionStore(session_path, readonly=True) as store:
+        assert store.current_state() == store.state_from_log()
