@@ -56,3 +56,19 @@ def test_help_screen_at_80x24(snap_compare, store):
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), what="the help")
 
     assert snap_compare(build_coding_app(store), terminal_size=(80, 24), run_before=open_help)
+
+
+def test_item_list_at_80x24(snap_compare, store):
+    """F12: the items with their status (one coded, one unsure, one with a memo)."""
+    from annotator.tui.screens import ItemListScreen
+
+    store.record_label("acme/models#1", "relevance", "not-ptm")
+    store.toggle_flag("acme/models#2", "unsure")
+    store.set_memo("acme/models#3", "ask Bea")
+
+    async def open_list(pilot):
+        await wait_for(pilot, lambda: "Welcome back" in status_text(pilot.app), what="the first item")
+        await pilot.press("f12")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ItemListScreen), what="the list")
+
+    assert snap_compare(build_coding_app(store), terminal_size=(80, 24), run_before=open_list)
