@@ -27,7 +27,7 @@ def farewell(store: SessionStore) -> str:
         for flag in item_flags:
             flags[flag] = flags.get(flag, 0) + 1
     extra = "".join(f", {n} {'skipped' if flag == 'skip' else flag}" for flag, n in sorted(flags.items()))
-    return (f"{store.coder}: {progress.coded} of {progress.total} items coded{extra}; all saved in {store.path}.\n"
+    return (f"{store.coder}: {progress.coded} of {progress.total} items coded{extra}; everything is saved.\n"
             f"To resume: {resume_command(store)}")
 
 

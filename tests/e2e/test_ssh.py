@@ -71,7 +71,8 @@ class Coder:
 
     def undo(self, item: int, dimension: str, code_id: str, coded: int) -> None:
         self.tmux.send(self.pane, "BSpace")
-        self.tmux.wait_for(self.pane, f"undone: code add {code_id}", f"{coded}/8 coded")
+        name = CODEBOOK.dimension(dimension).by_id[code_id].name  # said in the coder's words, not ids
+        self.tmux.wait_for(self.pane, f"undone: '{name}' taken off", f"{coded}/8 coded")
         self.shown_saved[f"acme/models#{item}"][dimension].discard(code_id)
         if not self.shown_saved[f"acme/models#{item}"][dimension]:
             del self.shown_saved[f"acme/models#{item}"][dimension]
@@ -141,6 +142,10 @@ def test_code_over_ssh_drop_the_connection_and_resume(sshd, tmux, tmp_path, widt
     status = wait_until(lambda: exit_status.exists() and exit_status.read_text().strip(), 10,
                         "ssh's exit status")
     assert status == "0", f"ssh exited with {status}; screen:\n{tmux.screen(pane)}"
+    # The line printed on quitting stays in the coder's terminal.
+    farewell = tmux.run("capture-pane", "-p", "-J", "-S", "-20", "-t", pane)  # with what scrolled off
+    assert "alice: 6 of 8 items coded" in farewell, farewell
+    assert "To resume: annotator code --session" in farewell and "alice.db" in farewell, farewell
     assert lock_is_free(session)
     assert saved_labels(session) == coder.shown_saved
     assert set(coder.shown_saved) == {f"acme/models#{n}" for n in range(1, 7)}
