@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from drivers.tui_support import (DEFAULT_TAXONOMY, coding_screen, create_session, make_items, run_coding_app,
-                                 screen_lines, status_text, wait_for)
+                                 screen_lines, status_text, wait_for, widget_plain)
 
 from annotator.codebook.model import load_codebook
 from annotator.coding.session import SessionStore
@@ -93,9 +93,9 @@ def test_the_panel_keeps_the_active_theme_in_view_and_says_what_is_hidden(tmp_pa
 
 def test_the_definition_of_the_theme_being_chosen_shows_while_choosing(tmp_path):
     """Item 5: with a chord open, the theme's definition, include / exclude and example show
-    beside its sub-themes; the pane goes when the chord ends."""
+    beside its sub-themes; after it, the definition of the code last chosen on this item."""
     path = tmp_path / "s.db"
-    create_session(path, make_items(1)).close()
+    create_session(path, make_items(2)).close()
     theme = THEMES[4]  # Resource and Hardware Constraints
 
     async def body(app, pilot, store, messages):
@@ -110,7 +110,10 @@ def test_the_definition_of_the_theme_being_chosen_shows_while_choosing(tmp_path)
         shown = "\n".join(line[pane.region.x: pane.region.right] for line in
                           screen_lines(app)[pane.region.y: pane.region.bottom])
         sub_themes = panel_on_screen(app)
-        await pilot.press("escape")
+        await pilot.press("escape")  # back to the code last chosen: PTM-related
+        await wait_for(pilot, lambda: "ptm" in widget_plain(pane).lower() and theme.name not in widget_plain(pane),
+                       what="the last chosen code's definition")
+        await pilot.press("right")  # another item: nothing chosen there yet
         await wait_for(pilot, lambda: not pane.display, what="the pane to go")
         return shown, sub_themes
 

@@ -108,12 +108,20 @@ class CodingScreen(Screen):
                                              self.store.flags_for(self.item_id))
         self.query_one(CodebookPanel).show_codes(self.store.codebook, self.store.labels_for(self.item_id),
                                                  self.chord.path or None, self.chord.dimension, self.active_code)
-        # The definition takes only the rows the chord's choices leave free.
+        # The definition of the theme being chosen, else of the code last chosen, in the rows the
+        # codes leave free (the codes come first: every saved one stays on screen).
         room = self.query_one("#side").size.height - self.query_one(CodebookPanel).needed
-        self.query_one(DefinitionPane).show_code(self.chord.path[-1] if self.chord else None, min(room, 9))
+        shown = self.chord.path[-1] if self.chord else self._active()
+        self.query_one(DefinitionPane).show_code(shown, min(room, 9))
         progress = self.store.progress()
         self.query_one(ProgressLine).show_progress(self.store.coder, progress.coded, progress.total,
                                                    progress.pace, progress.seconds_left)
+
+    def _active(self) -> Code | None:
+        for dimension in self.store.codebook.dimensions:
+            if self.active_code in dimension.by_id:
+                return dimension.by_id[self.active_code]
+        return None
 
     def _leave_item(self) -> None:
         if self.item_id is not None:
