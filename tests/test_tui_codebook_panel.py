@@ -3,8 +3,6 @@ keeps the active theme on screen and says what is above and below. Pilot on real
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from drivers.tui_support import (DEFAULT_TAXONOMY, coding_screen, create_session, make_items, run_coding_app,

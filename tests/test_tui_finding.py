@@ -158,3 +158,18 @@ def test_item_list_moves_with_arrows_and_escape_stays(session_path):
         return here
 
     assert run_coding_app(session_path, body) == iid(10)
+
+
+def test_search_words_are_characters_not_wildcards(tmp_path):
+    path = tmp_path / "s.db"
+    items = [make_item(1, title="Download stalls at 99% from the hub"), make_item(2, title="stalls at 9 of 10"),
+             make_item(3, title="a_b config", body="x"), make_item(4, title="axb config", body="x")]
+    for item in items:
+        item["labels"] = []
+    create_session(path, items).close()
+    with SessionStore(path, readonly=True) as store:
+        assert store.search_items("99% STALLS") == [iid(1)]
+        assert store.search_items("a_b") == [iid(3)]
+        assert store.search_items("   ") == []
+        assert store.items_numbered(4) == [iid(4)] and store.item_at_position(2) == iid(2)
+        assert store.item_at_position(9) is None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers.tui_support import coding_screen, create_session, make_items, run_coding_app, screen_lines
+from drivers.tui_support import create_session, make_items, run_coding_app, screen_lines
 
 from annotator.coding.session import SessionStore
 from annotator.keymap import CODING_KEYS, RESERVED_CHARACTERS, RESERVED_KEYS, footer_keys
@@ -149,4 +149,3 @@ def test_the_help_lists_the_new_keys(session_path):
     text = run_coding_app(session_path, body)
     for words in ("F12 / Ctrl+l", "list of items", "Ctrl+n / >", "next match", "Shift+→", "sideways"):
         assert words in text
-    assert coding_screen  # imported for the drivers' sake

@@ -126,3 +126,56 @@ def test_a_dimension_no_longer_asked_loses_its_codes_in_one_undoable_action(sess
     assert labels(session_path, 1) == restored
     with SessionStore(session_path, readonly=True) as store:
         assert store.current_state() == store.state_from_log()
+
+
+CHAIN = """\
+name: A chain of conditions
+dimensions:
+  - id: relevance
+    name: Relevant?
+    kind: single
+    codes:
+      - {id: yes, name: Relevant, key: "y"}
+      - {id: no, name: Not relevant, key: "n"}
+  - id: challenge
+    name: Challenge
+    kind: multi
+    requires: {relevance: [yes]}
+    codes:
+      - {id: usage, name: Model Usage, key: "1"}
+      - {id: perf, name: Model Performance, key: "2"}
+  - id: severity
+    name: Severity
+    kind: single
+    requires: {challenge: [perf]}
+    codes:
+      - {id: high, name: High, key: "h"}
+      - {id: low, name: Low, key: "l"}
+"""
+
+
+def test_removing_a_condition_removes_what_depends_on_it_in_turn(tmp_path):
+    """Store level: 'no' drops Challenge, whose 'perf' was Severity's condition: both go, in one
+    action; one undo brings all back; the log replays to the same state."""
+    taxonomy = tmp_path / "taxonomy.yaml"
+    taxonomy.write_text(CHAIN)
+    path = tmp_path / "s.db"
+    create_session(path, make_items(1), taxonomy=taxonomy).close()
+    with SessionStore(path) as store:
+        item = iid(1)
+        store.record_label(item, "relevance", "yes")
+        store.set_codes(item, "challenge", ["usage", "perf"])
+        store.record_label(item, "severity", "high")
+        before = store.labels_for(item)
+        # Taking off 'usage' keeps the condition of Severity: nothing else goes.
+        assert store.record_label_in_context(item, "challenge", "usage") == (False, [])
+        store.undo()
+        present, dropped = store.record_label_in_context(item, "relevance", "no")
+        assert present is True
+        assert dropped == [("challenge", "perf"), ("challenge", "usage"), ("severity", "high")]
+        assert store.labels_for(item) == {"relevance": {"no"}}
+        assert len({e["action"] for e in store.undoable_events()}) == 1
+        assert store.current_state() == store.state_from_log()
+        store.undo()
+        assert store.labels_for(item) == before
+        assert store.current_state() == store.state_from_log()
