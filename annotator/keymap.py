@@ -45,6 +45,8 @@ CODING_KEYS: tuple[Key, ...] = (
         footer=14, display="F8"),
     Key(("f12", "ctrl+l"), "item_list", "Items", "list of items with their status; filter and jump",
         footer=15, display="F12"),
+    Key(("quotation_mark", "ctrl+o"), "quote", "Quote", "quote lines of the body or a comment as evidence for a code",
+        footer=16, display='"'),
     Key(("f10",), "app.quit", "Quit", "quit (everything is already saved)", footer=6, display="F10"),
     Key(("escape",), "cancel_chord", "Cancel", "in a chord: cancel it"),
     Key(("up",), "scroll('up')", "", "scroll the body"),
@@ -67,7 +69,7 @@ RESERVED_KEYS: dict[str, str] = {**{name: key.help for key in CODING_KEYS for na
 _CHARACTERS = {
     "question_mark": "?", "right_square_bracket": "]", "left_square_bracket": "[", "apostrophe": "'",
     "exclamation_mark": "!", "tilde": "~", "slash": "/", "plus": "+", "greater_than_sign": ">",
-    "less_than_sign": "<",
+    "less_than_sign": "<", "quotation_mark": '"',
 }
 RESERVED_CHARACTERS: dict[str, str] = {char: RESERVED_KEYS[name] for name, char in _CHARACTERS.items()
                                        if name in RESERVED_KEYS}

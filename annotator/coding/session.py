@@ -109,6 +109,18 @@ def m003_codebook_model(db: sqlite_utils.Database) -> None:
     db["codebooks"].add_column("model", str)
 
 
+@migrations()
+def m004_quotes(db: sqlite_utils.Database) -> None:
+    """Quotes as evidence: a passage of an item's body or of one of its comments ('body',
+    'comment:N'), as offsets [start, end) into the stored text, attached to one of its codes."""
+    db["quotes"].create(
+        {"id": int, "item_id": str, "dimension": str, "code": str, "source": str, "start": int, "end": int,
+         "text": str, "coder": str, "at": str},
+        pk="id",
+    )
+    db["quotes"].create_index(["item_id"])
+
+
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -934,3 +946,34 @@ class SessionStore:
             return code_id in after.get(dimension_id, set())
 
         return self._write(change), dropped
+
+    # --- quotes as evidence (m004) ------------------------------------------------------------
+
+    def quote_source(self, item_id: str, source: str) -> str:
+        """The stored text a quote's offsets point into: the body, or comment N's body."""
+        item = self.item(item_id)
+        if source == "body":
+            return item.get("body") or ""
+        if source.startswith("comment:") and source[8:].isdigit() and int(source[8:]) < len(item["comments"]):
+            return item["comments"][int(source[8:])].get("body") or ""
+        raise UserError(f"{item_id} has no text '{source}' to quote from.")
+
+    def add_quote(self, item_id: str, dimension_id: str, code_id: str, source: str, start: int, end: int) -> int:
+        """Attach the passage [start, end) of ``source`` to one of the item's codes; its id."""
+        self._check_code(dimension_id, code_id)
+        if code_id not in self.labels_for(item_id).get(dimension_id, set()):
+            raise UserError(f"{item_id} is not coded '{code_id}': code it before quoting evidence for it.")
+        text = self.quote_source(item_id, source)
+        if not 0 <= start < end <= len(text):
+            raise UserError(f"the passage {start}-{end} is outside the {source} of {item_id} ({len(text)} characters).")
+        row = {"item_id": item_id, "dimension": dimension_id, "code": code_id, "source": source, "start": start,
+               "end": end, "text": text[start:end], "coder": self.coder, "at": now()}
+        return self._write(lambda: self.db["quotes"].insert(row).last_pk)
+
+    def quotes_for(self, item_id: str) -> list[dict]:
+        if "quotes" not in self.db.table_names():  # a session read before m004
+            return []
+        return list(self.db["quotes"].rows_where("item_id = ?", [item_id], order_by="id"))
+
+    def remove_quote(self, quote_id: int) -> None:
+        self._write(lambda: self.db.execute("delete from quotes where id = ?", [quote_id]))

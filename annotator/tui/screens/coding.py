@@ -94,7 +94,7 @@ class CodingScreen(Screen):
         self.active_code = None
         self.query_one(ItemBody).show_item(self.item)
         self.refresh_item()
-        self.query_one(MemoLine).show_memo(self.store.memo(item_id))
+        self._show_memo(item_id)
         self._save(lambda: self.store.record_view(item_id, 0.0))
         self._shown_at = time.monotonic()
         self.post_message(ItemShown(item_id))
@@ -116,6 +116,9 @@ class CodingScreen(Screen):
         progress = self.store.progress()
         self.query_one(ProgressLine).show_progress(self.store.coder, progress.coded, progress.total,
                                                    progress.pace, progress.seconds_left)
+
+    def _show_memo(self, item_id: str) -> None:
+        self.query_one(MemoLine).show_memo(self.store.memo(item_id), len(self.store.quotes_for(item_id)))
 
     def _active(self) -> Code | None:
         for dimension in self.store.codebook.dimensions:
@@ -268,7 +271,7 @@ class CodingScreen(Screen):
         if event["item_id"] != self.item_id:
             self.show_item(event["item_id"])
         else:
-            self.query_one(MemoLine).show_memo(self.store.memo(self.item_id))
+            self._show_memo(self.item_id)
             self.refresh_item()
         self.query_one(StatusLine).say(describe_undo(events, self.store.codebook, here=here))
         self.post_message(ChangeUndone(event["item_id"], event["kind"]))
@@ -293,7 +296,7 @@ class CodingScreen(Screen):
                 return
             ok, _ = self._save(lambda: self.store.set_memo(item_id, text.strip()))
             if ok:
-                self.query_one(MemoLine).show_memo(self.store.memo(item_id))
+                self._show_memo(item_id)
                 self.query_one(StatusLine).say("saved: memo")
                 self.post_message(MemoSaved(item_id, text.strip()))
 
@@ -337,6 +340,40 @@ class CodingScreen(Screen):
                 self.show_item(item_id)
 
         self.app.push_screen(ItemListScreen(item_rows(self.store), self.item_id), go)
+
+    def action_quote(self) -> None:
+        """Mark lines as a quote, then pick the code it is evidence for (one of the item's)."""
+        if self.item_id is None:
+            return
+        from annotator.tui.screens.quote import CodePicker, QuoteScreen
+
+        item_id = self.item_id
+        codebook = self.store.codebook
+        codes = [(d.id, c, d.by_id[c].name if c in d.by_id else c)
+                 for d in codebook.dimensions for c in sorted(self.store.labels_for(item_id).get(d.id, ()))]
+        if not codes:
+            self.query_one(StatusLine).say("Code the item first: a quote is evidence for one of its codes.")
+            return
+
+        def save(passage, code) -> None:
+            if code is None:
+                self.query_one(StatusLine).say("no quote saved")
+                return
+            ok, _ = self._save(lambda: self.store.add_quote(item_id, code[0], code[1], *passage))
+            if ok:
+                name = next(name for d, c, name in codes if (d, c) == code)
+                self.query_one(StatusLine).say(f"saved: quote ({passage[2] - passage[1]} characters) for {name}")
+                self._show_memo(item_id)
+
+        def marked(passage) -> None:
+            if passage is None:
+                return
+            if len(codes) == 1:
+                save(passage, codes[0][:2])
+            else:
+                self.app.push_screen(CodePicker(codes), lambda code: save(passage, code))
+
+        self.app.push_screen(QuoteScreen(self.item), marked)
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.key_help(), self.codebook_help()))

@@ -20,9 +20,12 @@ class StatusLine(Static):
 
 
 class MemoLine(Static):
-    def show_memo(self, memo: str) -> None:
-        self.update(Text(f"memo: {clean_line(memo)}" if memo else "memo: -  (F2 to write one)",
-                         style="italic" if memo else "dim"))
+    def show_memo(self, memo: str, quotes: int = 0) -> None:
+        text = Text(f"memo: {clean_line(memo)}" if memo else "memo: -  (F2 to write one)",
+                    style="italic" if memo else "dim")
+        if quotes:
+            text.append(f"  · {quotes} quote{'s' if quotes > 1 else ''}", style="bold")
+        self.update(text)
 
 
 class ProgressLine(Static):
