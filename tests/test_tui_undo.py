@@ -179,3 +179,15 @@ def test_removing_a_condition_removes_what_depends_on_it_in_turn(tmp_path):
         store.undo()
         assert store.labels_for(item) == before
         assert store.current_state() == store.state_from_log()
+
+
+def test_the_chosen_code_is_the_last_event_of_its_action(session_path):
+    """Readers of the log (the fault tests, merge's history) take an action's last event for
+    what the coder chose: the removals it caused come first."""
+    with SessionStore(session_path) as store:
+        store.record_label(iid(1), "relevance", "ptm")
+        store.record_label(iid(1), "challenge", "model-usage.loading")
+        store.record_label_in_context(iid(1), "relevance", "unclear")
+        events = store.undoable_events()
+    assert [(e["kind"], e["code"]) for e in events] == [
+        ("code.remove", "model-usage.loading"), ("code.remove", "ptm"), ("code.add", "unclear")]

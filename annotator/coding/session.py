@@ -918,12 +918,13 @@ class SessionStore:
         current = before.get(dimension_id, set())
         after = {d: set(c) for d, c in before.items()}
         if code_id in current:
-            changes = [("code.remove", dimension_id, code_id)]
+            chosen = [("code.remove", dimension_id, code_id)]
             after[dimension_id].discard(code_id)
         else:
-            changes = [("code.remove", dimension_id, other) for other in sorted(current) if not dimension.multi]
-            changes.append(("code.add", dimension_id, code_id))
+            chosen = [("code.remove", dimension_id, other) for other in sorted(current) if not dimension.multi]
+            chosen.append(("code.add", dimension_id, code_id))
             after[dimension_id] = (current if dimension.multi else set()) | {code_id}
+        changes: list[tuple[str, str, str]] = []
         dropped: list[tuple[str, str]] = []
         changed = True
         while changed:  # a dropped dimension can be the condition of another
@@ -935,6 +936,9 @@ class SessionStore:
                         dropped.append((other.id, code))
                     after[other.id] = set()
                     changed = True
+        # The chosen code's own event comes last, as in record_label (readers of the log take an
+        # action's last event for what the coder chose).
+        changes += chosen
 
         def change() -> bool:
             action = None
