@@ -12,6 +12,7 @@ Tables a researcher can read with plain SQL or Datasette:
     codebooks(version, hash, yaml, model, study_hash, created_at, note)   every codebook version, newest last
     labels(item_id, dimension, code, coder, at, codebook_version)   the current codes
     memos(item_id, text, at)
+    quotes(id, item_id, dimension, code, source, start, end, text, coder, at)   evidence for a code
     flags(item_id, flag, at)               flag is 'unsure' or 'skip'
     time_spent(item_id, seconds, views, last_viewed)
     events(id, action, at, coder, item_id, kind, dimension, code, value, previous, undone_by)
@@ -25,33 +26,33 @@ disk, against 0.6 ms without it); an operating-system crash or power cut could l
 few labels. ANNOTATOR_SYNC=full makes every commit fsync too.
 
 Only one process may write a session at a time: the writer holds an exclusive lock on
-``<file>.lock`` (released by the OS if the process dies); a second writer is refused.
+``<real file>.lock`` (symlinks resolved, so two names of one file share a lock; released by the
+OS if the process dies); a second writer is refused. Opening, the format check, migrations and
+error messages are annotator/db.py's ``Store``; the writes are annotator/coding/events.py's.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import os
-import sqlite3
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from annotator.db import sqlite_utils
-from annotator.db import Migrations
-
 from annotator import __version__
+from annotator.db import Migrations, NotAStore, Store, StoreFull, StoreLocked, sqlite_utils
 from annotator.errors import UserError
 from annotator.codebook.model import Codebook, codebook_from_model, parse_codebook
+from annotator.coding.events import FLAGS, SessionChanges, now
+
+__all__ = ["SessionStore", "SessionLocked", "StoreFull", "Progress", "SessionSnapshot", "migrations",
+           "now", "FLAGS", "ITEM_COLUMNS", "SESSION_FORMAT", "item_from_row", "iter_item_rows"]
 
 SESSION_FORMAT = "annotator-session"
-FLAGS = ("unsure", "skip", "recode")  # recode: set by a codebook change (a split) that cannot place the item
 ITEM_COLUMNS = (
     "id", "position", "round", "repo", "number", "title", "body", "state", "state_reason",
     "author", "labels", "created_at", "updated_at", "closed_at", "url", "comments", "comment_count",
 )
+SessionLocked = StoreLocked  # the name the coding screen and `taxonomy sync` know
 
 migrations = Migrations("annotator.session")
 
@@ -121,10 +122,6 @@ def m004_quotes(db: sqlite_utils.Database) -> None:
     db["quotes"].create_index(["item_id"])
 
 
-def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def item_from_row(description, row: tuple) -> dict:
     """An items-table row (session or merged file) as an item dict, JSON fields decoded."""
     item = dict(zip([d[0] for d in description], row))
@@ -140,13 +137,6 @@ def iter_item_rows(db: sqlite_utils.Database) -> Iterator[dict]:
         for row in rows:
             yield item_from_row(cursor.description, row)
 
-
-class SessionLocked(UserError):
-    pass
-
-
-class StoreFull(UserError):
-    """The disk (or SQLite's page limit) is full; the change was rolled back, nothing is lost."""
 
 
 @dataclass
@@ -166,106 +156,47 @@ class Progress:
         return pace * (self.total - self.coded) if pace is not None else None
 
 
-def open_database(path: Path, *, readonly: bool = False, durable: bool = True) -> sqlite_utils.Database:
-    """Open a SQLite file with the project's pragmas, refusing files that are not SQLite.
+@dataclass
+class SessionSnapshot:
+    """One session as a merge needs it, read once (``SessionStore.read_for_merge``)."""
 
-    ``durable=False`` leaves WAL and synchronous to the caller (``make_durable``), so a file
-    can be checked before anything is written to it.
-    """
-    if readonly:
-        if not path.exists():
-            raise UserError(f"{path}: no such file.")
-        # Quoted, so '#', '?' and '%' in a folder name stay part of the path, not of the URI.
-        uri = "file:" + urllib.parse.quote(str(path.absolute())) + "?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, check_same_thread=True)
-    else:
-        conn = sqlite3.connect(str(path))
-    try:
-        db = sqlite_utils.Database(conn)
-        db.execute("PRAGMA busy_timeout = 5000")
-        db.execute("select count(*) from sqlite_master").fetchone()
-        if durable and not readonly:
-            make_durable(db)
-    except sqlite3.DatabaseError as error:
-        conn.close()
-        raise UserError(f"{path}: not an annotator database ({error}).")
-    return db
+    path: Path
+    coder: str
+    codebook: Codebook
+    codebook_version: int
+    codebook_created: str
+    items: dict[str, dict]  # item id -> the items row as stored (JSON fields undecoded), position order
+    labels: dict[str, dict[str, set[str]]]  # item id -> dimension -> codes
+    memos: dict[str, str]
+    flags: dict[str, set[str]]
+    status: dict[str, str]  # item id -> 'coded', 'incomplete', 'uncoded' or 'skipped'
 
 
-def make_durable(db: sqlite_utils.Database) -> None:
-    """WAL, and synchronous NORMAL (FULL with ANNOTATOR_SYNC=full); see the module docstring."""
-    db.execute("PRAGMA journal_mode = WAL")
-    full = os.environ.get("ANNOTATOR_SYNC", "").lower() == "full"
-    db.execute(f"PRAGMA synchronous = {'FULL' if full else 'NORMAL'}")
+class SessionStore(SessionChanges, Store):
+    """One coder's session file. Migrates on construction; refuses files that are not sessions.
 
+    ``coder``: the coder who opens it for coding; a session whose meta says another coder is
+    refused (a file renamed or linked to another coder's name would record their codes as
+    someone else's)."""
 
-def _is_newer(db: sqlite_utils.Database, known: Migrations, path: Path, what: str) -> None:
-    """Refuse a file written by a newer annotator (migrations this version does not know)."""
-    names = {m.name for m in known._migrations}
-    applied = [m.name for m in known.applied(db)]
-    unknown = [name for name in applied if name not in names]
-    if unknown:
-        raise UserError(
-            f"{path}: this {what} was written by a newer annotator (schema step "
-            f"'{unknown[0]}'); upgrade annotator (pip install -U annotator) to open it."
-        )
-
-
-class _WriterLock:
-    """An exclusive advisory lock on '<file>.lock', held while a process writes a session."""
-
-    def __init__(self, path: Path):
-        self.path = path.with_name(path.name + ".lock")
-        self.handle = None
-
-    def acquire(self, session_path: Path) -> None:
-        import fcntl
-
-        handle = open(self.path, "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
-            raise SessionLocked(
-                f"{session_path} is already open for coding ({holder}). Close that annotator "
-                "first; two writers would interleave labels. (merge and report can read it meanwhile.)"
-            )
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} on {os.uname().nodename}")
-        handle.flush()
-        self.handle = handle
-
-    def release(self) -> None:
-        if self.handle is not None:
-            self.handle.close()
-            self.handle = None
-
-
-class SessionStore:
-    """One coder's session file. Migrates on construction; refuses files that are not sessions."""
+    kind = "session"
+    format = SESSION_FORMAT
+    unsaved = "this change was not saved"
+    retry = "press the key again"
 
     def __init__(self, path: Path | str, *, readonly: bool = False, lock: bool = True,
-                 _new: bool = False):
-        self.path = Path(path)
-        self.readonly = readonly
-        self._new = _new  # only create() may turn an empty file into a session
-        self._lock = None
-        if not _new and not self.path.exists():
-            raise UserError(f"{self.path}: no such session file.")
-        if not readonly and lock:
-            self._lock = _WriterLock(self.path)
-            self._lock.acquire(self.path)
+                 coder: str | None = None, _new: bool = False):
+        # WAL and migrations wait until the file is known to be a session (Store's order).
+        super().__init__(path, readonly=readonly, create=_new, lock=lock)
         try:
-            # WAL writes to the file: it waits until the file is known to be a session.
-            self.db = open_database(self.path, readonly=readonly, durable=False)
-            self._check_and_migrate()
+            self.coder = self.meta("coder") or ""
+            if coder is not None and self.coder and coder != self.coder:
+                raise UserError(
+                    f"{self.path} is {self.coder}'s session, not {coder}'s: open your own session "
+                    f"(sessions/{coder}.db), or rename the file back if it was renamed.")
         except BaseException:
             self.close()
             raise
-        self.coder = self.meta("coder") or ""
         self._codebook: Codebook | None = None
         # Which items are coded, kept up to date by _apply for the item each change touches:
         # recomputing it over every item after every key cost 65 ms at 8,000 items. Only a
@@ -273,44 +204,48 @@ class SessionStore:
         self._coded: set[str] | None = None
         self._coded_codebook: Codebook | None = None
         self._touched: set[str] = set()
+        # A writer's item ids and codebook version, read once: only the writer changes them.
+        self._item_id_set: set[str] | None = None
+        self._label_version: int | None = None
 
-    # --- opening -------------------------------------------------------------------------
+    # --- opening (see Store) ---------------------------------------------------------------
 
-    def _check_and_migrate(self) -> None:
-        tables = set(self.db.table_names())
-        user_tables = {t for t in tables if not t.startswith("sqlite_")}
-        if user_tables and "meta" not in tables:
-            raise UserError(f"{self.path}: not an annotator session file (no 'meta' table).")
-        if "meta" in tables:
-            row = self.db.execute("select value from meta where key = 'format'").fetchone()
-            if not row or row[0] != SESSION_FORMAT:
-                raise UserError(
-                    f"{self.path}: not an annotator session file (format is {row[0] if row else 'missing'!r})."
-                )
-            _is_newer(self.db, migrations, self.path, "session")
-        elif not self._new:
-            raise UserError(f"{self.path}: an empty file, not an annotator session.")
-        if self.readonly:
-            if migrations.pending(self.db):
-                if not user_tables:
-                    raise UserError(f"{self.path}: an empty file, not an annotator session.")
-                # An older session read without upgrading: fine as long as the tables exist.
-            return
-        make_durable(self.db)
+    def migrations(self) -> Migrations:
+        return migrations  # the module's, read at each open (tests put older sets in its place)
+
+    def recognise(self, tables: set[str], *, created: bool) -> None:
+        if not tables and not created:
+            raise NotAStore(f"{self.path}: an empty file, not an annotator session.")
+        super().recognise(tables, created=created)
+
+    def check_readonly(self, tables: set[str]) -> None:
+        if migrations.pending(self.db) and not tables:
+            raise NotAStore(f"{self.path}: an empty file, not an annotator session.")
+        # An older session read without upgrading: fine as long as the tables exist.
+
+    def locked_error(self, holder: str) -> StoreLocked:
+        return SessionLocked(
+            f"{self.path} is already open for coding ({holder}). Close that annotator "
+            "first; two writers would interleave labels. (merge and report can read it meanwhile.)")
+
+    def _write(self, change):
         try:
-            migrations.apply(self.db)
-        except sqlite3.OperationalError as error:
-            raise UserError(f"{self.path}: cannot upgrade the session file ({error}).")
-        if self.meta("format") is None:
-            self._set_meta("format", SESSION_FORMAT)
+            return super()._write(change)
+        except BaseException:
+            self._label_version = None  # the caches may hold what was just rolled back
+            self._item_id_set = None
+            raise
+
+    @property
+    def _writer(self) -> bool:
+        return not self.readonly and self._writer_lock is not None
 
     @classmethod
     def create(cls, path: Path | str, *, coder: str, codebook: Codebook, items: Iterable[dict] = (),
                rounds: dict[str, str] | None = None, study: str | None = None) -> "SessionStore":
         path = Path(path)
-        if path.exists() and path.stat().st_size > 0:
+        if path.exists() and path.is_file() and path.stat().st_size > 0:
             raise UserError(f"{path}: already exists; open it with `annotator code` instead.")
-        path.parent.mkdir(parents=True, exist_ok=True)
         store = cls(path, _new=True)
         try:
             with store.db.atomic():
@@ -330,28 +265,10 @@ class SessionStore:
             raise
         return store
 
-    def close(self) -> None:
-        db = getattr(self, "db", None)
-        if db is not None:
-            db.conn.close()
-            self.db = None
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
-
-    def __enter__(self) -> "SessionStore":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     # --- metadata and codebook -------------------------------------------------------------
 
     def meta(self, key: str) -> str | None:
-        if "meta" not in self.db.table_names():
-            return None
-        row = self.db.execute("select value from meta where key = ?", [key]).fetchone()
-        return row[0] if row else None
+        return self.read_meta(key)
 
     def _set_meta(self, key: str, value: str) -> None:
         self.db["meta"].upsert({"key": key, "value": value}, pk="key")
@@ -373,12 +290,21 @@ class SessionStore:
         row = self.db.execute("select max(version) from codebooks").fetchone()
         return row[0] or 0
 
+    def _version_for_labels(self) -> int:
+        """The codebook version a new label records (kept by a writer: only it adds versions)."""
+        if not self._writer:
+            return self.codebook_version
+        if self._label_version is None:
+            self._label_version = self.codebook_version
+        return self._label_version
+
     def _insert_codebook(self, version: int, codebook: Codebook, note: str, study_hash: str | None = None) -> None:
         """One codebook version: its YAML as written, and its model (fast to read back)."""
         row = {"version": version, "hash": codebook.hash, "yaml": codebook.text, "created_at": now(),
                "note": note, "model": json.dumps(codebook.to_dict(), sort_keys=True)}
         if study_hash is not None:
             row["study_hash"] = study_hash
+        self._label_version = None  # rolled back with the row if the transaction fails: read again
         self.db["codebooks"].insert(row)
 
     def add_codebook_version(self, codebook: Codebook, note: str) -> int:
@@ -409,8 +335,16 @@ class SessionStore:
             row["comment_count"] = item.get("comment_count") or len(item.get("comments") or [])
             rows.append(row)
         if rows:
+            self._item_id_set = None
             self._write(lambda: self.db["items"].insert_all(rows, batch_size=500))
         return len(rows)
+
+    def _has_item(self, item_id: str) -> bool:
+        if not self._writer:
+            return self.db.execute("select 1 from items where id = ?", [item_id]).fetchone() is not None
+        if self._item_id_set is None:
+            self._item_id_set = {row[0] for row in self.db.execute("select id from items")}
+        return item_id in self._item_id_set
 
     def item_ids(self) -> list[str]:
         return [row[0] for row in self.db.execute("select id from items order by position")]
@@ -528,341 +462,6 @@ class SessionStore:
     def events(self) -> list[dict]:
         return list(self.db["events"].rows_where(order_by="id"))
 
-    # --- writing: every method is one committed transaction ----------------------------------
-
-    def _write(self, change):
-        if self.readonly:
-            raise UserError(f"{self.path} is open read-only.")
-        try:
-            with self.db.atomic():
-                return change()
-        except sqlite3.OperationalError as error:
-            text = str(error)
-            if "full" in text or "disk" in text:
-                raise StoreFull(
-                    f"{self.path}: the disk is full; this change was not saved. Everything saved "
-                    "before is safe. Free some space and press the key again."
-                ) from error
-            if "locked" in text or "busy" in text:
-                raise UserError(f"{self.path} is busy (another process holds a lock); try again.") from error
-            raise
-
-    def _event(self, action: int | None, item_id: str, kind: str, dimension: str | None = None,
-               code: str | None = None, value: str | None = None, previous: str | None = None) -> int:
-        at = now()
-        cursor = self.db.execute(
-            "insert into events (action, at, coder, item_id, kind, dimension, code, value, previous)"
-            " values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [action, at, self.coder, item_id, kind, dimension, code, value, previous],
-        )
-        event_id = cursor.lastrowid
-        if action is None:
-            self.db.execute("update events set action = ? where id = ?", [event_id, event_id])
-        return event_id
-
-    def _apply(self, item_id: str, kind: str, dimension: str | None, code: str | None, value: str | None) -> None:
-        """Bring the current tables in line with one event (used by writes and by replay)."""
-        at = now()
-        self._touched.add(item_id)
-        if kind == "code.add":
-            self.db.execute(
-                "insert or replace into labels (item_id, dimension, code, coder, at, codebook_version)"
-                " values (?, ?, ?, ?, ?, ?)",
-                [item_id, dimension, code, self.coder, at, self.codebook_version],
-            )
-        elif kind == "code.remove":
-            self.db.execute("delete from labels where item_id = ? and dimension = ? and code = ?",
-                            [item_id, dimension, code])
-        elif kind == "memo":
-            if value:
-                self.db.execute("insert or replace into memos (item_id, text, at) values (?, ?, ?)",
-                                [item_id, value, at])
-            else:
-                self.db.execute("delete from memos where item_id = ?", [item_id])
-        elif kind == "flag.add":
-            self.db.execute("insert or replace into flags (item_id, flag, at) values (?, ?, ?)", [item_id, code, at])
-        elif kind == "flag.remove":
-            self.db.execute("delete from flags where item_id = ? and flag = ?", [item_id, code])
-
-    def _check_item(self, item_id: str) -> None:
-        # A label on an id that is not in the session would be invisible here and pollute merges.
-        if self.db.execute("select 1 from items where id = ?", [item_id]).fetchone() is None:
-            raise UserError(f"{item_id} is not an item of this session ({self.path}).")
-
-    def _check_code(self, dimension_id: str, code_id: str | None = None):
-        try:
-            dimension = self.codebook.dimension(dimension_id)
-        except KeyError:
-            raise UserError(f"the codebook has no dimension '{dimension_id}'.")
-        if code_id is not None and code_id not in dimension.by_id:
-            raise UserError(f"dimension '{dimension_id}' has no code '{code_id}'.")
-        return dimension
-
-    def record_label(self, item_id: str, dimension_id: str, code_id: str) -> bool:
-        """Toggle a code on an item; return whether the code is now present.
-
-        In a single-choice dimension, choosing a code replaces the previous one (one action, so
-        one undo); choosing the current code again clears it.
-        """
-        dimension = self._check_code(dimension_id, code_id)
-        self._check_item(item_id)
-        current = self.labels_for(item_id).get(dimension_id, set())
-
-        def change() -> bool:
-            if code_id in current:
-                self._event(None, item_id, "code.remove", dimension_id, code_id, "0", "1")
-                self._apply(item_id, "code.remove", dimension_id, code_id, None)
-                return False
-            action = None
-            if not dimension.multi:
-                for other in sorted(current):
-                    event = self._event(action, item_id, "code.remove", dimension_id, other, "0", "1")
-                    action = action or event
-                    self._apply(item_id, "code.remove", dimension_id, other, None)
-            self._event(action, item_id, "code.add", dimension_id, code_id, "1", "0")
-            self._apply(item_id, "code.add", dimension_id, code_id, None)
-            return True
-
-        return self._write(change)
-
-    def set_codes(self, item_id: str, dimension_id: str, codes: Iterable[str]) -> None:
-        """Make an item's codes in one dimension exactly ``codes`` (one action)."""
-        wanted = set(codes)
-        dimension = self._check_code(dimension_id)
-        for code in wanted:
-            self._check_code(dimension_id, code)
-        if not dimension.multi and len(wanted) > 1:
-            raise UserError(f"dimension '{dimension_id}' is single-choice: give it at most one code, "
-                            f"not {len(wanted)}.")
-        self._check_item(item_id)
-        current = self.labels_for(item_id).get(dimension_id, set())
-
-        def change() -> None:
-            action = None
-            for code in sorted(current - wanted):
-                event = self._event(action, item_id, "code.remove", dimension_id, code, "0", "1")
-                action = action or event
-                self._apply(item_id, "code.remove", dimension_id, code, None)
-            for code in sorted(wanted - current):
-                event = self._event(action, item_id, "code.add", dimension_id, code, "1", "0")
-                action = action or event
-                self._apply(item_id, "code.add", dimension_id, code, None)
-
-        self._write(change)
-
-    def set_memo(self, item_id: str, text: str) -> None:
-        self._check_item(item_id)
-        previous = self.memo(item_id)
-        if text == previous:
-            return
-
-        def change() -> None:
-            self._event(None, item_id, "memo", None, None, text, previous)
-            self._apply(item_id, "memo", None, None, text)
-
-        self._write(change)
-
-    def toggle_flag(self, item_id: str, flag: str) -> bool:
-        if flag not in FLAGS:
-            raise UserError(f"unknown flag '{flag}' (use one of {', '.join(FLAGS)}).")
-        self._check_item(item_id)
-        on = flag not in self.flags_for(item_id)
-        kind = "flag.add" if on else "flag.remove"
-
-        def change() -> bool:
-            self._event(None, item_id, kind, None, flag, "1" if on else "0", "0" if on else "1")
-            self._apply(item_id, kind, None, flag, None)
-            return on
-
-        return self._write(change)
-
-    def undo(self) -> dict | None:
-        """Reverse the newest action not yet undone; return its first event (None if nothing)."""
-        row = self.db.execute(
-            "select max(action) from events where undone_by is null and kind != 'undo'"
-        ).fetchone()
-        if row is None or row[0] is None:
-            return None
-        action = row[0]
-        events = list(self.db["events"].rows_where("action = ? and undone_by is null", [action], order_by="id desc"))
-        if any(event["kind"] == "codebook" for event in events):
-            return None  # a codebook change is not undone from the coding screen (its codes are gone)
-        inverse = {"code.add": "code.remove", "code.remove": "code.add",
-                   "flag.add": "flag.remove", "flag.remove": "flag.add"}
-
-        def change() -> None:
-            undo_id = self._event(None, events[0]["item_id"], "undo", value=str(action))
-            for event in events:
-                kind = event["kind"]
-                if kind == "memo":
-                    self._apply(event["item_id"], "memo", None, None, event["previous"])
-                else:
-                    self._apply(event["item_id"], inverse[kind], event["dimension"], event["code"], None)
-                self.db.execute("update events set undone_by = ? where id = ?", [undo_id, event["id"]])
-
-        self._write(change)
-        return events[-1]
-
-    def record_view(self, item_id: str, seconds: float = 0.0) -> None:
-        """Note that the coder looked at an item (and for how long): drives resume and pace."""
-
-        def change() -> None:
-            self.db.execute(
-                "insert into time_spent (item_id, seconds, views, last_viewed) values (?, ?, 1, ?)"
-                " on conflict(item_id) do update set seconds = seconds + excluded.seconds,"
-                " views = views + (excluded.seconds = 0), last_viewed = excluded.last_viewed",
-                [item_id, float(seconds), now()],
-            )
-            self._set_meta("last_item", item_id)
-
-        self._write(change)
-
-    # --- the log ---------------------------------------------------------------------------
-
-    def state_from_log(self) -> tuple[dict, dict, dict]:
-        """(labels, memos, flags) rebuilt by replaying the event log, without touching the tables."""
-        labels: dict[tuple[str, str], set[str]] = {}
-        memos: dict[str, str] = {}
-        flags: dict[str, set[str]] = {}
-        for event in self.db["events"].rows_where("undone_by is null and kind != 'undo'", order_by="id"):
-            key = (event["item_id"], event["dimension"])
-            if event["kind"] == "code.add":
-                labels.setdefault(key, set()).add(event["code"])
-            elif event["kind"] == "code.remove":
-                labels.setdefault(key, set()).discard(event["code"])
-            elif event["kind"] == "memo":
-                memos[event["item_id"]] = event["value"] or ""
-            elif event["kind"] == "flag.add":
-                flags.setdefault(event["item_id"], set()).add(event["code"])
-            elif event["kind"] == "flag.remove":
-                flags.setdefault(event["item_id"], set()).discard(event["code"])
-        return ({k: v for k, v in labels.items() if v}, {k: v for k, v in memos.items() if v},
-                {k: v for k, v in flags.items() if v})
-
-    def current_state(self) -> tuple[dict, dict, dict]:
-        labels: dict[tuple[str, str], set[str]] = {}
-        for item_id, dimension, code in self.db.execute("select item_id, dimension, code from labels"):
-            labels.setdefault((item_id, dimension), set()).add(code)
-        memos = dict(self.db.execute("select item_id, text from memos").fetchall())
-        flags: dict[str, set[str]] = {}
-        for item_id, flag in self.db.execute("select item_id, flag from flags"):
-            flags.setdefault(item_id, set()).add(flag)
-        return labels, memos, flags
-
-    def rebuild_from_log(self) -> None:
-        """Replace the current tables with the state replayed from the event log."""
-        labels, memos, flags = self.state_from_log()
-
-        def change() -> None:
-            self._coded = None  # every item may change
-            for table in ("labels", "memos", "flags"):
-                self.db.execute(f"delete from {table}")
-            for (item_id, dimension), codes in labels.items():
-                for code in codes:
-                    self._apply(item_id, "code.add", dimension, code, None)
-            for item_id, text in memos.items():
-                self._apply(item_id, "memo", None, None, text)
-            for item_id, item_flags in flags.items():
-                for flag in item_flags:
-                    self._apply(item_id, "flag.add", None, flag, None)
-
-        self._write(change)
-
-    def integrity_ok(self) -> bool:
-        return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-
-    # --- codebook changes (annotator taxonomy ...) and codes proposed while coding -----------
-    # See annotator/codebook/changes.py, which computes what these record.
-
-    def codebook_versions(self) -> list[dict]:
-        """Every codebook version, oldest first: version, hash, study_hash, yaml, created_at, note."""
-        rows = list(self.db["codebooks"].rows_where(order_by="version"))
-        for row in rows:
-            row.setdefault("study_hash", None)  # a session not upgraded yet (read-only)
-        return rows
-
-    def proposed_codes(self) -> list[dict]:
-        """Codes the coder added while coding, oldest first ([] for a session from before m002)."""
-        if "proposed_codes" not in self.db.table_names():
-            return []
-        return list(self.db["proposed_codes"].rows_where(order_by="at"))
-
-    def _study_hash(self) -> str | None:
-        row = self.codebook_versions()[-1:]
-        return (row[0]["study_hash"] or row[0]["hash"]) if row else None
-
-    def add_proposed_code(self, codebook: Codebook, proposal: dict, note: str) -> int:
-        """Record a codebook version holding a code the coder just added, and the proposal
-        (dimension, code, name, parent, key, definition), in one transaction."""
-        version = self.codebook_version + 1
-        base = self._study_hash()
-
-        def change() -> None:
-            self._insert_codebook(version, codebook, note, study_hash=base)
-            self.db["proposed_codes"].insert(
-                {**{name: proposal.get(name) for name in ("dimension", "code", "name", "parent", "key", "definition")},
-                 "coder": self.coder, "at": now(), "codebook_version": version}, replace=True)
-
-        self._write(change)
-        self._codebook = None
-        return version
-
-    def apply_codebook_change(self, codebook: Codebook, note: str,
-                              relabel: Iterable[tuple[str, str, list[str], list[str]]] = (),
-                              recode: Iterable[str] = (), *, study_hash: str | None = None,
-                              change: dict | None = None) -> int:
-        """Carry a codebook change into this session, in one transaction.
-
-        Records ``codebook`` as the new version (``study_hash``: the study codebook it is), then
-        for each (item, dimension, codes to remove, codes to add) in ``relabel`` logs code.remove
-        / code.add events and updates the labels, and flags the ``recode`` items 'recode'. All
-        events share one action, led by a 'codebook' event (value: the change as JSON), which
-        undo does not reverse. Refuses (nothing written) if a label would be left on a code the
-        new codebook lacks: nothing is dropped silently.
-        """
-        relabel = [(item, dim, list(remove), list(add)) for item, dim, remove, add in relabel]
-        recode = sorted(set(recode))
-        current = self.all_labels()
-        after: dict[str, dict[str, set[str]]] = {i: {d: set(c) for d, c in dims.items()} for i, dims in current.items()}
-        for item_id, dimension, remove, add in relabel:
-            codes = after.setdefault(item_id, {}).setdefault(dimension, set())
-            codes.difference_update(remove)
-            codes.update(add)
-        for item_id, dimensions in after.items():
-            for dimension, codes in dimensions.items():
-                known = {d.id: d for d in codebook.dimensions}.get(dimension)
-                missing = [c for c in sorted(codes) if known is None or c not in known.by_id]
-                if missing:
-                    raise UserError(f"{self.path}: after this change item {item_id} would keep code "
-                                    f"'{dimension}/{missing[0]}', which the new codebook lacks; nothing was changed.")
-        previous = self.codebook_version
-        version = previous + 1
-
-        def write() -> int:
-            self._insert_codebook(version, codebook, note, study_hash=study_hash or codebook.hash)
-            action = self._event(None, None, "codebook", None, None,
-                                 json.dumps({"version": version, "note": note, "change": change}, default=str),
-                                 str(previous))
-            for item_id, dimension, remove, add in relabel:
-                present = current.get(item_id, {}).get(dimension, set())
-                for code in remove:
-                    if code in present:
-                        self._event(action, item_id, "code.remove", dimension, code, "0", "1")
-                        self._apply(item_id, "code.remove", dimension, code, None)
-                for code in add:
-                    if code not in present:
-                        self._event(action, item_id, "code.add", dimension, code, "1", "0")
-                        self._apply(item_id, "code.add", dimension, code, None)
-            for item_id in recode:
-                if "recode" not in self.flags_for(item_id):
-                    self._event(action, item_id, "flag.add", None, "recode", "1", "0")
-                    self._apply(item_id, "flag.add", None, "recode", None)
-            return version
-
-        result = self._write(write)
-        self._codebook = None
-        return result
-
     # --- for the coding screen: sittings, finding items, conditions (issue 14) ----------------
 
     def last_event_id(self) -> int:
@@ -908,76 +507,51 @@ class SessionStore:
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor]
 
-    def record_label_in_context(self, item_id: str, dimension_id: str, code_id: str) -> tuple[bool, list[tuple[str, str]]]:
-        """``record_label``, and in the same action (one undo) remove the codes of every dimension
-        whose condition (``requires``) held before and no longer holds after it. Returns whether
-        the code is now present and the (dimension, code) pairs removed."""
-        dimension = self._check_code(dimension_id, code_id)
-        self._check_item(item_id)
-        before = self.labels_for(item_id)
-        current = before.get(dimension_id, set())
-        after = {d: set(c) for d, c in before.items()}
-        if code_id in current:
-            chosen = [("code.remove", dimension_id, code_id)]
-            after[dimension_id].discard(code_id)
-        else:
-            chosen = [("code.remove", dimension_id, other) for other in sorted(current) if not dimension.multi]
-            chosen.append(("code.add", dimension_id, code_id))
-            after[dimension_id] = (current if dimension.multi else set()) | {code_id}
-        changes: list[tuple[str, str, str]] = []
-        dropped: list[tuple[str, str]] = []
-        changed = True
-        while changed:  # a dropped dimension can be the condition of another
-            changed = False
-            for other in self.codebook.dimensions:
-                if other.id != dimension_id and after.get(other.id) and not other.applies(after):
-                    for code in sorted(after[other.id]):
-                        changes.append(("code.remove", other.id, code))
-                        dropped.append((other.id, code))
-                    after[other.id] = set()
-                    changed = True
-        # The chosen code's own event comes last, as in record_label (readers of the log take an
-        # action's last event for what the coder chose).
-        changes += chosen
+    # --- reading for a merge ----------------------------------------------------------------
 
-        def change() -> bool:
-            action = None
-            for kind, dim, code in changes:
-                event = self._event(action, item_id, kind, dim, code, "1" if kind == "code.add" else "0",
-                                    "0" if kind == "code.add" else "1")
-                action = action or event
-                self._apply(item_id, kind, dim, code, None)
-            return code_id in after.get(dimension_id, set())
+    def item_statuses(self, labels: dict[str, dict[str, set[str]]] | None = None,
+                      flags: dict[str, set[str]] | None = None,
+                      item_ids: Iterable[str] | None = None) -> dict[str, str]:
+        """item id -> 'skipped' (flagged skip), 'coded' (every dimension asked has a code),
+        'incomplete' (some codes) or 'uncoded', in session order."""
+        labels = self.all_labels() if labels is None else labels
+        flags = self.all_flags() if flags is None else flags
+        status = {}
+        for item_id in self.item_ids() if item_ids is None else item_ids:
+            if "skip" in flags.get(item_id, ()):
+                status[item_id] = "skipped"
+            elif item_id in labels and self._is_complete(labels[item_id]):
+                status[item_id] = "coded"
+            elif labels.get(item_id):
+                status[item_id] = "incomplete"
+            else:
+                status[item_id] = "uncoded"
+        return status
 
-        return self._write(change), dropped
+    def all_memos(self) -> dict[str, str]:
+        return dict(self.db.execute("select item_id, text from memos").fetchall())
 
-    # --- quotes as evidence (m004) ------------------------------------------------------------
+    def all_flags(self) -> dict[str, set[str]]:
+        flags: dict[str, set[str]] = {}
+        for item_id, flag in self.db.execute("select item_id, flag from flags"):
+            flags.setdefault(item_id, set()).add(flag)
+        return flags
 
-    def quote_source(self, item_id: str, source: str) -> str:
-        """The stored text a quote's offsets point into: the body, or comment N's body."""
-        item = self.item(item_id)
-        if source == "body":
-            return item.get("body") or ""
-        if source.startswith("comment:") and source[8:].isdigit() and int(source[8:]) < len(item["comments"]):
-            return item["comments"][int(source[8:])].get("body") or ""
-        raise UserError(f"{item_id} has no text '{source}' to quote from.")
+    def item_rows(self) -> dict[str, dict]:
+        """item id -> the items row as stored (JSON fields left as text), in session order."""
+        cursor = self.db.execute("select * from items order by position")
+        columns = [d[0] for d in cursor.description]
+        return {row[0]: dict(zip(columns, row)) for row in cursor.fetchall()}
 
-    def add_quote(self, item_id: str, dimension_id: str, code_id: str, source: str, start: int, end: int) -> int:
-        """Attach the passage [start, end) of ``source`` to one of the item's codes; its id."""
-        self._check_code(dimension_id, code_id)
-        if code_id not in self.labels_for(item_id).get(dimension_id, set()):
-            raise UserError(f"{item_id} is not coded '{code_id}': code it before quoting evidence for it.")
-        text = self.quote_source(item_id, source)
-        if not 0 <= start < end <= len(text):
-            raise UserError(f"the passage {start}-{end} is outside the {source} of {item_id} ({len(text)} characters).")
-        row = {"item_id": item_id, "dimension": dimension_id, "code": code_id, "source": source, "start": start,
-               "end": end, "text": text[start:end], "coder": self.coder, "at": now()}
-        return self._write(lambda: self.db["quotes"].insert(row).last_pk)
-
-    def quotes_for(self, item_id: str) -> list[dict]:
-        if "quotes" not in self.db.table_names():  # a session read before m004
-            return []
-        return list(self.db["quotes"].rows_where("item_id = ?", [item_id], order_by="id"))
-
-    def remove_quote(self, quote_id: int) -> None:
-        self._write(lambda: self.db.execute("delete from quotes where id = ?", [quote_id]))
+    def read_for_merge(self) -> SessionSnapshot:
+        """Everything a merge reads, in one pass: items, codes, memos, flags, each item's status
+        and the newest codebook."""
+        row = self.db.execute("select version, created_at from codebooks order by version desc limit 1").fetchone()
+        if row is None:
+            raise UserError(f"{self.path}: the session has no codebook.")
+        labels, flags = self.all_labels(), self.all_flags()
+        items = self.item_rows()
+        status = self.item_statuses(labels, flags, items)
+        return SessionSnapshot(path=self.path, coder=self.coder or self.path.stem, codebook=self.codebook,
+                               codebook_version=row[0], codebook_created=row[1] or "", items=items,
+                               labels=labels, memos=self.all_memos(), flags=flags, status=status)

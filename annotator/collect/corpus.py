@@ -12,8 +12,11 @@ Tables a researcher can query with plain SQL (or Datasette):
         ``updated_at`` when its comments were last fetched completely (NULL: never).
         An item is only replaced by a version at least as new (``updated_at``), so importing an
         old dump after a fetch never rolls the corpus back.
-    comments(id, item_id, author, created_at, updated_at, body)
-        ``id`` is GitHub's comment id (or "<item id>/<n>" when the source has none). Read an
+    comments(source, id, item_id, author, created_at, updated_at, body)
+        Keyed by (``source``, ``id``): ``id`` is GitHub's comment id (or "<item id>/<n>" when the
+        source has none), unique only within one GitHub instance, so ``source`` says where it
+        came from ("github <api url>" or "import <file name>", as for items). One comment of one
+        item is kept once: the same (item_id, id) from another source replaces it. Read an
         item's discussion with ``ORDER BY created_at, id``. Comments fetched with a repository's
         bulk listing may belong to issues not (yet) in ``items`` (for example closed ones when
         only open issues were fetched): join with ``items`` to keep the corpus's issues.
@@ -53,14 +56,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from annotator.db import Migrations, sqlite_utils
+from annotator.db import Migrations, NotAStore, Store, sqlite_utils
 
 from annotator import __version__
 from annotator.errors import UserError
@@ -73,7 +75,7 @@ ITEM_COLUMNS = (
     "id", "repo", "number", "title", "body", "state", "state_reason", "author", "labels",
     "created_at", "updated_at", "closed_at", "url", "comment_count", "source", "fetched_at",
 )
-COMMENT_COLUMNS = ("id", "item_id", "author", "created_at", "updated_at", "body")
+COMMENT_COLUMNS = ("source", "id", "item_id", "author", "created_at", "updated_at", "body")
 BATCH = 1000
 _SURROGATE = re.compile("[\ud800-\udfff]")  # lone surrogates (JSON "\\udc80") cannot be stored as UTF-8
 
@@ -131,64 +133,48 @@ def m002_assignments(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX assignments_coder ON assignments(coder)")
 
 
+@migrations()
+def m003_comments_by_source(db: sqlite_utils.Database) -> None:
+    """Key comments by (source, id): GitHub's comment ids are unique per instance only, so a
+    corpus mixing instances or imports lost comments that shared an id. Existing comments take
+    their item's source ('' for a comment whose item is not in the corpus)."""
+    for statement in [
+        """CREATE TABLE comments_by_source (
+            source TEXT NOT NULL, id TEXT NOT NULL, item_id TEXT NOT NULL, author TEXT,
+            created_at TEXT, updated_at TEXT, body TEXT, PRIMARY KEY (source, id),
+            UNIQUE (item_id, id))""",
+        """INSERT INTO comments_by_source (source, id, item_id, author, created_at, updated_at, body)
+           SELECT coalesce((SELECT source FROM items WHERE items.id = c.item_id), ''), c.id, c.item_id,
+                  c.author, c.created_at, c.updated_at, c.body FROM comments c""",
+        "DROP TABLE comments",
+        "ALTER TABLE comments_by_source RENAME TO comments",
+        "CREATE INDEX comments_item ON comments(item_id, created_at)",
+    ]:
+        db.execute(statement)
+
+
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _open(path: Path) -> sqlite_utils.Database:
-    conn = sqlite3.connect(str(path))
-    db = sqlite_utils.Database(conn)
-    try:
-        db.execute("PRAGMA busy_timeout = 5000")
-        db.execute("select count(*) from sqlite_master").fetchone()
-        db.execute("PRAGMA journal_mode = WAL")
-    except sqlite3.DatabaseError as error:
-        conn.close()
-        raise UserError(f"{path}: not an annotator corpus ({error}).")
-    return db
+class CorpusStore(Store):
+    """The study's corpus.db. Creates and migrates the file on construction; refuses a file that
+    is not a corpus (before writing anything to it) and one from a newer annotator."""
 
-
-class CorpusStore:
-    """The study's corpus.db. Creates and migrates the file on construction."""
+    kind = "corpus"
+    unsaved = "nothing of this step was saved"
+    retry = "run the command again (a fetch resumes where it stopped)"
 
     def __init__(self, path: Path | str):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = _open(self.path)
-        try:
-            self._migrate()
-        except BaseException:
-            self.close()
-            raise
+        super().__init__(path, create=True)
 
-    def _migrate(self) -> None:
-        tables = {t for t in self.db.table_names() if not t.startswith("sqlite_")}
-        applied = migrations.applied(self.db)
-        if tables and not applied:  # some other SQLite file (a session, merged.db, ...)
-            raise UserError(f"{self.path}: not an annotator corpus (tables: {', '.join(sorted(tables))}).")
-        known = {m.name for m in migrations._migrations}
-        unknown = [m.name for m in applied if m.name not in known]
-        if unknown:
-            raise UserError(
-                f"{self.path}: written by a newer annotator (schema step '{unknown[0]}'); "
-                "upgrade annotator to use it."
-            )
-        migrations.apply(self.db)
+    def migrations(self) -> Migrations:
+        return migrations
 
-    def close(self) -> None:
-        if getattr(self, "db", None) is not None:
-            self.db.conn.close()
-            self.db = None
-
-    def __enter__(self) -> "CorpusStore":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def transaction(self):
-        """All writes inside commit together or not at all (``with store.transaction():``)."""
-        return self.db.atomic()
+    def recognise(self, tables: set[str], *, created: bool) -> None:
+        # A corpus has no meta table: its own migration steps mark it.
+        if tables and not migrations.applied(self.db):  # some other SQLite file (a session, merged.db, ...)
+            raise NotAStore(f"{self.path}: not an annotator corpus (tables: {', '.join(sorted(tables))}).")
 
     # --- items -------------------------------------------------------------------------
 
@@ -211,7 +197,7 @@ class CorpusStore:
         iterator = iter(items)
         while batch := list(islice(iterator, BATCH)):
             rows = [self._item_row(item, source, fetched_at) for item in batch]
-            with self.db.atomic():
+            with self.transaction():
                 with_comments = [item for item in batch if item.get("comments")]
                 current = self._updated_at([item["id"] for item in with_comments])
                 self.db.conn.executemany(sql, rows)
@@ -240,39 +226,44 @@ class CorpusStore:
                 found[item_id] = updated_at or ""
         return found
 
-    def replace_comments(self, item_id: str, comments: list[dict]) -> None:
-        """Make ``comments`` (in time order) the whole discussion of ``item_id``."""
-        with self.db.atomic():
+    def replace_comments(self, item_id: str, comments: list[dict], *, source: str | None = None) -> None:
+        """Make ``comments`` (in time order) the whole discussion of ``item_id``. ``source``:
+        where they come from (default: the item's own source)."""
+        with self.transaction():
             self.db.execute("DELETE FROM comments WHERE item_id = ?", [item_id])
             rows = []
             for n, comment in enumerate(comments, start=1):
                 comment_id = comment.get("id")
                 rows.append(dict(comment, id=str(comment_id) if comment_id else f"{item_id}/{n}",
                                  item_id=item_id))
-            self._write_comments(rows)
+            self._write_comments(rows, source)
 
-    def upsert_comments(self, comments: Iterable[dict]) -> int:
-        """Insert or update comments that carry their own ``id`` and ``item_id``."""
+    def upsert_comments(self, comments: Iterable[dict], *, source: str | None = None) -> int:
+        """Insert or update comments that carry their own ``id`` and ``item_id``, from ``source``
+        (default: each comment's item's source)."""
         count = 0
         iterator = iter(comments)
         while batch := list(islice(iterator, BATCH)):
-            with self.db.atomic():
-                self._write_comments(batch)
+            with self.transaction():
+                self._write_comments(batch, source)
             count += len(batch)
         return count
 
-    def _write_comments(self, comments: list[dict]) -> None:
+    def _write_comments(self, comments: list[dict], source: str | None) -> None:
+        # (source, id) is the key; (item_id, id) is unique too, so the same comment of the same
+        # item arriving from another source (a dump, then a fetch) replaces it, not doubles it.
         columns = ", ".join(COMMENT_COLUMNS)
-        marks = ", ".join("?" for _ in COMMENT_COLUMNS)
+        marks = ", ".join("?" for _ in COMMENT_COLUMNS[1:])
         self.db.conn.executemany(
-            f"INSERT OR REPLACE INTO comments ({columns}) VALUES ({marks})",
-            [tuple(_storable(str(c[k]) if k == "id" else c.get(k)) for k in COMMENT_COLUMNS)
+            f"INSERT OR REPLACE INTO comments ({columns}) VALUES "
+            f"(coalesce(?, (SELECT source FROM items WHERE id = ?), ''), {marks})",
+            [(source, c["item_id"], *(_storable(str(c[k]) if k == "id" else c.get(k)) for k in COMMENT_COLUMNS[1:]))
              for c in comments],
         )
 
     def record_pull_requests(self, repo: str, numbers: Iterable[int]) -> None:
         seen = now()
-        with self.db.atomic():
+        with self.transaction():
             self.db.conn.executemany(
                 "INSERT OR IGNORE INTO pull_requests (repo, number, seen_at) VALUES (?, ?, ?)",
                 [(repo, int(n), seen) for n in numbers],
@@ -346,10 +337,11 @@ class CorpusStore:
         )]
 
     def mark_comments_synced(self, repo: str, item_id: str | None = None) -> None:
-        if item_id is None:
-            self.db.execute("UPDATE items SET comments_synced_at = updated_at WHERE repo = ?", [repo])
-        else:
-            self.db.execute("UPDATE items SET comments_synced_at = updated_at WHERE id = ?", [item_id])
+        with self.transaction():
+            if item_id is None:
+                self.db.execute("UPDATE items SET comments_synced_at = updated_at WHERE repo = ?", [repo])
+            else:
+                self.db.execute("UPDATE items SET comments_synced_at = updated_at WHERE id = ?", [item_id])
 
     # --- fetch provenance and resumption -----------------------------------------------
 
@@ -364,24 +356,27 @@ class CorpusStore:
 
     def save_fetch_state(self, repo: str, listing: str, *, cursor: str | None,
                          from_start: bool = False, listed_comments: int = 0) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO fetch_state (repo, listing, cursor, from_start, listed_comments, "
-            "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-            [repo, listing, cursor, int(from_start), listed_comments, now()],
-        )
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO fetch_state (repo, listing, cursor, from_start, listed_comments, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [repo, listing, cursor, int(from_start), listed_comments, now()],
+            )
 
     def start_fetch_run(self, **fields: Any) -> int:
         row = dict(fields, started_at=now(), status="running", annotator_version=__version__)
         columns = ", ".join(row)
-        cursor = self.db.execute(
-            f"INSERT INTO fetch_runs ({columns}) VALUES ({', '.join('?' * len(row))})", list(row.values())
-        )
+        with self.transaction():
+            cursor = self.db.execute(
+                f"INSERT INTO fetch_runs ({columns}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+            )
         return cursor.lastrowid
 
     def finish_fetch_run(self, run_id: int, **fields: Any) -> None:
         fields["finished_at"] = now()
         sets = ", ".join(f"{k} = ?" for k in fields)
-        self.db.execute(f"UPDATE fetch_runs SET {sets} WHERE id = ?", [*fields.values(), run_id])
+        with self.transaction():
+            self.db.execute(f"UPDATE fetch_runs SET {sets} WHERE id = ?", [*fields.values(), run_id])
 
     def fetch_runs(self) -> list[dict]:
         return [dict(row) for row in self.db.query("SELECT * FROM fetch_runs ORDER BY id")]
@@ -407,7 +402,7 @@ class CorpusStore:
                 f"a sample named {name!r} already exists: choose another --name "
                 f"(or replace irrelevant items with `annotator sample --top-up {name}`)."
             )
-        with self.db.atomic():
+        with self.transaction():
             cursor = self.db.execute(
                 "INSERT INTO samples (name, created_at, seed, rule, size, frame_size, params, "
                 "annotator_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -438,7 +433,7 @@ class CorpusStore:
         """Record (old item, new item, stratum) replacements, appended in draw order."""
         sample = self.sample(name)
         at = now()
-        with self.db.atomic():
+        with self.transaction():
             position = self.db.execute(
                 "SELECT coalesce(max(position), 0) FROM sample_members WHERE sample_id = ?",
                 [sample["id"]],
@@ -460,7 +455,7 @@ class CorpusStore:
     def record_assignments(self, sample: str, rows: list[dict], *, seed: int) -> None:
         """Add (item_id, coder, round) rows; rows already there are kept as they are."""
         at = now()
-        with self.db.atomic():
+        with self.transaction():
             self.db.conn.executemany(
                 "INSERT OR IGNORE INTO assignments (sample, item_id, coder, round, seed, assigned_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
