@@ -127,12 +127,12 @@ def _folder_problem(folder: Path, path: Path) -> str | None:
 def check_file(path: Path, *, kind: str, readonly: bool, create: bool) -> None:
     """Refuse, with a message that names the file, what SQLite would open badly or not at all."""
     if path.is_symlink() and not path.exists():
-        raise StoreError(f"{path} is a symbolic link to {os.readlink(path)}, which does not exist: "
+        raise NotAStore(f"{path} is a symbolic link to {os.readlink(path)}, which does not exist: "
                          f"remove the link or restore the {kind} it points to.")
     if path.is_dir():
-        raise StoreError(f"{path} is a folder, not a {kind} file: move or rename it.")
+        raise NotAStore(f"{path} is a folder, not a {kind} file: move or rename it.")
     if path.exists() and not path.is_file():
-        raise StoreError(f"{path} is not a regular file (a device, pipe or socket), not a {kind}.")
+        raise NotAStore(f"{path} is not a regular file (a device, pipe or socket), not a {kind}.")
     parent = path.parent
     for folder in (parent, *parent.parents):
         problem = _folder_problem(folder, path)
@@ -265,9 +265,9 @@ class Store:
     ``format`` (the value of meta.format that marks their files, or None), ``migrations()`` and,
     if needed, ``recognise``; they open with ``super().__init__``.
 
-    Opening: check the path; take the writer lock (``lock=True``); connect (reads the header);
-    recognise the file (reads only); refuse a newer file (reads only); then, for a writer, WAL
-    and the pending migrations in one transaction.
+    Opening: check the path; connect (reads the header); recognise the file and refuse a newer
+    one (reads only); take the writer lock (``lock=True``); then, for a writer, WAL and the
+    pending migrations in one transaction.
     """
 
     kind = "database"
@@ -283,14 +283,14 @@ class Store:
         self.db: Database | None = None
         check_file(self.path, kind=self.kind, readonly=readonly, create=create)
         try:
-            if lock and not readonly:
-                self._writer_lock = WriterLock(self.path)
-                self._writer_lock.acquire(self.locked_error)
             try:
                 self.db = connect(self.path, readonly=readonly)
                 tables = {t for t in self.db.table_names() if not t.startswith("sqlite_")}
                 self.recognise(tables, created=create)
                 self._refuse_newer()
+                if lock and not readonly:  # after the checks: a refused file gets no lock file
+                    self._writer_lock = WriterLock(self.path)
+                    self._writer_lock.acquire(self.locked_error)
                 if not readonly:
                     make_durable(self.db)
                     self._migrate()

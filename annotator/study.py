@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -60,10 +61,24 @@ class Study:
         return self.root / "reports"
 
     def session_path(self, coder: str) -> Path:
-        return self.sessions_dir / f"{check_coder_name(coder)}.db"
+        coder = check_coder_name(coder)
+        self.check_sessions_dir()
+        return self.sessions_dir / f"{coder}.db"
 
     def session_paths(self) -> list[Path]:
+        self.check_sessions_dir()
         return sorted(self.sessions_dir.glob("*.db")) if self.sessions_dir.is_dir() else []
+
+    def check_sessions_dir(self) -> None:
+        """Refuse a sessions/ that is not a folder (a file, a link to nothing): every command
+        that reads or makes sessions would otherwise fail obscurely or find none."""
+        folder = self.sessions_dir
+        if folder.is_symlink() and not folder.exists():
+            raise UserError(f"{folder} is a symbolic link to {os.readlink(folder)}, which does not exist: "
+                            "restore the folder it points to, or remove the link (sessions are made anew).")
+        if folder.exists() and not folder.is_dir():
+            raise UserError(f"{folder} is a file, not the folder of coders' sessions: move it aside "
+                            f"(for example to {folder.name}.bak) and run the command again.")
 
     def require(self) -> "Study":
         """Refuse a folder that is not a study, saying how to make one."""
@@ -79,6 +94,7 @@ class Study:
         """Scaffold a study folder with the default codebook; never overwrites anything."""
         root.mkdir(parents=True, exist_ok=True)
         study = cls(root)
+        study.check_sessions_dir()
         if not study.taxonomy_path.exists():
             write_atomic(study.taxonomy_path, default_taxonomy_text())
         study.sessions_dir.mkdir(exist_ok=True)

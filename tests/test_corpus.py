@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -158,3 +159,88 @@ def test_corpus_command_without_a_corpus(tmp_path):
     result = CliRunner().invoke(cli, ["corpus", "--study", str(tmp_path)])
     assert result.exit_code == 2
     assert "no corpus yet" in result.stderr and "annotator fetch" in result.stderr
+
+
+# --- comments keyed by (source, id) (issue 13) ---------------------------------------------------
+
+def comment(comment_id, item_id: str, body: str) -> dict:
+    return {"id": comment_id, "item_id": item_id, "author": "c", "created_at": "2024-01-03T00:00:00Z",
+            "updated_at": "2024-01-03T00:00:00Z", "body": body}
+
+
+def test_the_same_comment_id_from_two_instances_keeps_both(store):
+    """GitHub's comment ids are unique per instance only: github.com's comment 5 and an
+    enterprise server's comment 5 are two comments."""
+    store.upsert_items([item(1, "o/r")], source="github https://api.github.com")
+    store.upsert_items([item(1, "corp/x")], source="github https://ghe.example/api/v3")
+    store.upsert_comments([comment(5, "o/r#1", "from github.com")], source="github https://api.github.com")
+    store.upsert_comments([comment(5, "corp/x#1", "from the enterprise server")],
+                          source="github https://ghe.example/api/v3")
+    assert [c["body"] for c in store.get_item("o/r#1")["comments"]] == ["from github.com"]
+    assert [c["body"] for c in store.get_item("corp/x#1")["comments"]] == ["from the enterprise server"]
+    # An import of a dump from yet another place with the same id, on a third item: kept too.
+    store.upsert_items([item(2, "o/r")], source="import old.json")
+    store.upsert_comments([comment(5, "o/r#2", "from a dump")], source="import old.json")
+    assert store.db.execute("SELECT count(*) FROM comments").fetchone()[0] == 3
+
+
+def test_one_comment_seen_from_two_sources_is_kept_once(store):
+    store.upsert_items([item(1)], source="import dump.json")
+    store.upsert_comments([comment(7, "o/r#1", "as dumped")], source="import dump.json")
+    store.upsert_comments([comment(7, "o/r#1", "as dumped")], source="import dump.json")  # again
+    store.upsert_comments([comment(7, "o/r#1", "edited since")], source="github https://api.github.com")
+    assert [c["body"] for c in store.get_item("o/r#1")["comments"]] == ["edited since"]
+    rows = store.db.execute("SELECT source, id FROM comments").fetchall()
+    assert rows == [("github https://api.github.com", "7")]
+
+
+def test_comments_without_a_source_take_their_items(store):
+    store.upsert_items([item(1, comments=[{"author": "a", "created_at": "2024-01-03T00:00:00Z", "body": "x"}],
+                             comment_count=1)], source="github https://api.github.com")
+    store.upsert_comments([comment(9, "o/r#1", "y"), comment(10, "o/r#404", "of an issue not collected")])
+    rows = dict(store.db.execute("SELECT id, source FROM comments").fetchall())
+    assert rows == {"o/r#1/1": "github https://api.github.com", "9": "github https://api.github.com", "10": ""}
+
+
+def test_an_import_from_another_instance_keeps_comments_with_the_same_id(tmp_path):
+    """Through `annotator import`: two dumps whose comments share ids, on different issues."""
+    study = Study.init(tmp_path / "study")
+    for name, repo in (("public.json", "o/r"), ("enterprise.json", "corp/x")):
+        dump = tmp_path / name
+        dump.write_text(json.dumps([
+            {"url": f"https://api.example/repos/{repo}/issues/1", "repository_url": f"https://api.example/repos/{repo}",
+             "html_url": f"https://example/{repo}/issues/1", "id": 1, "number": 1, "title": "t", "state": "open",
+             "user": {"login": "a"}, "labels": [], "comments": 1, "created_at": "2024-03-01T10:00:00Z",
+             "updated_at": "2024-03-01T10:00:00Z", "closed_at": None, "body": "b"},
+            {"id": 5, "issue_url": f"https://api.example/repos/{repo}/issues/1", "user": {"login": "c"},
+             "created_at": "2024-03-02T00:00:00Z", "updated_at": "2024-03-02T00:00:00Z", "body": f"said in {name}"},
+        ]), encoding="utf-8")
+        result = CliRunner().invoke(cli, ["import", str(dump), "--study", str(study.root)])
+        assert result.exit_code == 0, result.output
+    with CorpusStore(study.corpus_path) as corpus:
+        assert [c["body"] for c in corpus.get_item("o/r#1")["comments"]] == ["said in public.json"]
+        assert [c["body"] for c in corpus.get_item("corp/x#1")["comments"]] == ["said in enterprise.json"]
+
+
+def test_m003_keeps_every_comment_of_an_older_corpus(tmp_path, monkeypatch):
+    import annotator.collect.corpus as corpus_module
+    from sqlite_utils import Migrations as PlainMigrations
+
+    older = PlainMigrations(migrations.name)
+    for step in migrations._migrations[:2]:
+        older(name=step.name)(step.fn)
+    path = tmp_path / "corpus.db"
+    monkeypatch.setattr(corpus_module, "migrations", older)
+    with CorpusStore(path) as old:
+        old.db.execute("INSERT INTO items (id, repo, number, source) VALUES ('o/r#1', 'o/r', 1, 'github A')")
+        old.db.conn.executemany("INSERT INTO comments (id, item_id, created_at, body) VALUES (?, ?, ?, ?)",
+                                [(str(n), "o/r#1", f"2024-01-{n:02d}", f"c{n}") for n in range(1, 21)]
+                                + [("99", "gone/x#3", "2024-02-01", "orphan")])
+        old.db.conn.commit()
+    monkeypatch.undo()
+    with CorpusStore(path) as upgraded:
+        assert [m.name for m in migrations.applied(upgraded.db)] == ALL_STEPS
+        assert [c["body"] for c in upgraded.get_item("o/r#1")["comments"]] == [f"c{n}" for n in range(1, 21)]
+        assert upgraded.db.execute("SELECT source FROM comments WHERE id = '99'").fetchone() == ("",)
+        assert upgraded.db.execute("SELECT count(DISTINCT source) FROM comments WHERE item_id = 'o/r#1'"
+                                   ).fetchone() == (1,)

@@ -879,3 +879,50 @@ def test_the_codebook_reads_back_from_its_model_as_from_its_yaml(tmp_path, defau
         store.db.conn.commit()
     with SessionStore(path) as store:
         assert store.codebook.to_dict() == default_codebook.to_dict()
+
+
+# -- SQL statements per key press --------------------------------------------------------------
+
+# One key press that adds a code ran 8 statements before the store base (the item check, the
+# labels, BEGIN, the event, an update of its action, the codebook version, the label, COMMIT);
+# a single-choice code replacing another ran 10. Now 5 and 7 (measured with set_trace_callback).
+STATEMENTS_PER_ADD = 5
+STATEMENTS_PER_REPLACE = 7
+
+
+def test_a_key_press_runs_few_statements_and_is_committed_when_it_returns(session):
+    session.record_label(iid(9), "relevance", "yes")  # the writer's first write reads what it keeps
+    statements: list[str] = []
+    session.db.conn.set_trace_callback(statements.append)
+    counts = {}
+    for name, args in [("add", (iid(1), "relevance", "yes")), ("replace", (iid(1), "relevance", "no")),
+                       ("add multi", (iid(1), "challenge", "perf")), ("remove", (iid(1), "challenge", "perf"))]:
+        statements.clear()
+        session.record_label(*args)
+        counts[name] = len(statements)
+        assert statements[-1] == "COMMIT", statements
+        # Committed: another connection sees it the moment record_label returns.
+        dimension, code = args[1], args[2]
+        seen = plain_rows(session.path, "select code from labels where item_id = ? and dimension = ?",
+                          [iid(1), dimension])
+        assert (code in {c for (c,) in seen}) == (name != "remove")
+    session.db.conn.set_trace_callback(None)
+    assert counts["add"] <= STATEMENTS_PER_ADD and counts["add multi"] <= STATEMENTS_PER_ADD
+    assert counts["replace"] <= STATEMENTS_PER_REPLACE
+    assert counts["remove"] <= STATEMENTS_PER_ADD
+    assert session.state_from_log() == session.current_state()
+    events = session.events()
+    assert [(e["kind"], e["code"], e["action"] == events[-4]["action"]) for e in events[-4:-2]] == [
+        ("code.remove", "yes", True), ("code.add", "no", True)], "the replace is one action: one undo"
+    assert all(e["action"] is not None for e in events)
+
+
+def test_a_codebook_version_and_items_added_by_the_writer_are_seen_by_its_next_label(session, small_codebook):
+    """What the writer keeps in memory (items, codebook version) follows its own changes."""
+    session.record_label(iid(1), "relevance", "yes")
+    session.add_items(build_items(1, start=50))
+    session.record_label(iid(50), "relevance", "yes")
+    version = session.add_codebook_version(small_codebook, "same codes, a new version")
+    session.record_label(iid(2), "relevance", "yes")
+    rows = dict(plain_rows(session.path, "select item_id, codebook_version from labels"))
+    assert rows == {iid(1): 1, iid(50): 1, iid(2): version}

@@ -40,8 +40,8 @@ def open_coder_session(study_dir: Path, coder: str | None, session_file: Path | 
     study = Study(study_dir).require()
     coder = check_coder_name(coder)
     path = study.session_path(coder)
-    if path.exists():
-        return SessionStore(path)
+    if path.exists() or path.is_symlink():
+        return SessionStore(path, coder=coder)  # refused if the file is another coder's session
     codebook = load_codebook(study.taxonomy_path)
     items, rounds = items_for_new_session(study, coder)
     if not items:

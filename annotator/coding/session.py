@@ -186,17 +186,10 @@ class SessionStore(SessionChanges, Store):
 
     def __init__(self, path: Path | str, *, readonly: bool = False, lock: bool = True,
                  coder: str | None = None, _new: bool = False):
+        self._expected_coder = coder
         # WAL and migrations wait until the file is known to be a session (Store's order).
         super().__init__(path, readonly=readonly, create=_new, lock=lock)
-        try:
-            self.coder = self.meta("coder") or ""
-            if coder is not None and self.coder and coder != self.coder:
-                raise UserError(
-                    f"{self.path} is {self.coder}'s session, not {coder}'s: open your own session "
-                    f"(sessions/{coder}.db), or rename the file back if it was renamed.")
-        except BaseException:
-            self.close()
-            raise
+        self.coder = self.meta("coder") or ""
         self._codebook: Codebook | None = None
         # Which items are coded, kept up to date by _apply for the item each change touches:
         # recomputing it over every item after every key cost 65 ms at 8,000 items. Only a
@@ -217,6 +210,14 @@ class SessionStore(SessionChanges, Store):
         if not tables and not created:
             raise NotAStore(f"{self.path}: an empty file, not an annotator session.")
         super().recognise(tables, created=created)
+        owner = self.read_meta("coder") if tables else None
+        if self._expected_coder is not None and owner and owner != self._expected_coder:
+            # A file renamed or linked to another coder's name would record their codes as
+            # someone else's: refused before anything is written to it.
+            raise UserError(
+                f"{self.path} is {owner}'s session, not {self._expected_coder}'s: open your own "
+                f"session (sessions/{self._expected_coder}.db), or give the file back its name "
+                f"({owner}.db) if it was renamed.")
 
     def check_readonly(self, tables: set[str]) -> None:
         if migrations.pending(self.db) and not tables:

@@ -204,7 +204,7 @@ class CorpusStore(Store):
                 for item in with_comments:
                     stored = current.get(item["id"])
                     if stored is None or item.get("updated_at") is None or item["updated_at"] >= stored:
-                        self.replace_comments(item["id"], item["comments"])
+                        self.replace_comments(item["id"], item["comments"], source=source)
             count += len(batch)
         return count
 

@@ -223,7 +223,7 @@ class _Writer:
             self.store.upsert_items(self.items, source=self.source)
             self.items = []
         if self.comments:
-            self.store.upsert_comments(self.comments)
+            self.store.upsert_comments(self.comments, source=self.source)
             self.comments = []
         if self.new_pulls:
             by_repo: dict[str, list[int]] = {}
