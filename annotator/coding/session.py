@@ -249,7 +249,7 @@ class SessionStore(SessionChanges, Store):
             raise UserError(f"{path}: already exists; open it with `annotator code` instead.")
         store = cls(path, _new=True)
         try:
-            with store.db.atomic():
+            with store.transaction():
                 store._set_meta("coder", coder)
                 store._set_meta("created_at", now())
                 store._set_meta("annotator_version", __version__)
@@ -517,13 +517,17 @@ class SessionStore(SessionChanges, Store):
         'incomplete' (some codes) or 'uncoded', in session order."""
         labels = self.all_labels() if labels is None else labels
         flags = self.all_flags() if flags is None else flags
+        dimensions = self.codebook.dimensions  # _is_complete's rule, the codebook read once
         status = {}
         for item_id in self.item_ids() if item_ids is None else item_ids:
             if "skip" in flags.get(item_id, ()):
                 status[item_id] = "skipped"
-            elif item_id in labels and self._is_complete(labels[item_id]):
+                continue
+            codes = labels.get(item_id)
+            asked = [d.id for d in dimensions if d.applies(codes)] if codes else None
+            if asked and all(codes.get(dim_id) for dim_id in asked):
                 status[item_id] = "coded"
-            elif labels.get(item_id):
+            elif codes:
                 status[item_id] = "incomplete"
             else:
                 status[item_id] = "uncoded"
