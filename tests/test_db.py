@@ -578,3 +578,21 @@ def test_a_newer_file_is_refused_untouched(tmp_path, kind, readonly):
     after = snapshot(tmp_path)
     assert after["file.db"] == before["file.db"]
     assert after.get("file.db-wal", b"") == before.get("file.db-wal", b""), "nothing written to the log either"
+
+
+def test_a_corpus_can_be_read_in_a_read_only_study(tmp_path):
+    folder = tmp_path / "study"
+    folder.mkdir()
+    make_corpus(folder / "corpus.db")
+    before = snapshot(folder)
+    with read_only(folder):
+        with CorpusStore(folder / "corpus.db", readonly=True) as corpus:
+            assert corpus.count_items() == 3
+            with pytest.raises(UserError, match="read-only"):
+                corpus.upsert_items(build_items(1, start=9), source="x")
+    assert snapshot(folder) == before
+    with pytest.raises(UserError, match="no such corpus file"):
+        CorpusStore(tmp_path / "none.db", readonly=True)
+    (tmp_path / "empty.db").write_bytes(b"")
+    with pytest.raises(NotAStore, match="empty file"):
+        CorpusStore(tmp_path / "empty.db", readonly=True)

@@ -56,7 +56,6 @@ METHODS = ("agreed", "union", "intersection", "edited")  # and "coder:NAME"
 migrations = Migrations("annotator.merged")
 
 
-
 @migrations()
 def m001_initial(db: sqlite_utils.Database) -> None:
     db["meta"].create({"key": str, "value": str}, pk="key")

@@ -165,14 +165,18 @@ class CorpusStore(Store):
     unsaved = "nothing of this step was saved"
     retry = "run the command again (a fetch resumes where it stopped)"
 
-    def __init__(self, path: Path | str):
-        super().__init__(path, create=True)
+    def __init__(self, path: Path | str, *, readonly: bool = False):
+        # readonly: for commands that only read (a report in a study folder that is read-only);
+        # an older corpus is then read as it is, not upgraded.
+        super().__init__(path, readonly=readonly, create=not readonly)
 
     def migrations(self) -> Migrations:
         return migrations
 
     def recognise(self, tables: set[str], *, created: bool) -> None:
         # A corpus has no meta table: its own migration steps mark it.
+        if not tables and self.readonly:
+            raise NotAStore(f"{self.path}: an empty file, not an annotator corpus.")
         if tables and not migrations.applied(self.db):  # some other SQLite file (a session, merged.db, ...)
             raise NotAStore(f"{self.path}: not an annotator corpus (tables: {', '.join(sorted(tables))}).")
 
