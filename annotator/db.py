@@ -299,6 +299,9 @@ class Store:
                     self.check_readonly(tables)
             except sqlite3.Error as error:
                 raise self._open_error(error) from None
+            except UnicodeDecodeError:  # a damaged schema page: names that are not text
+                raise NotAStore(f"{self.path}: the database is damaged (its schema is not readable); "
+                                "restore it from a copy.") from None
         except BaseException:
             self.close()
             raise
