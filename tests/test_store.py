@@ -888,6 +888,9 @@ def test_the_codebook_reads_back_from_its_model_as_from_its_yaml(tmp_path, defau
 # a single-choice code replacing another ran 10. Now 5 and 7 (measured with set_trace_callback).
 STATEMENTS_PER_ADD = 5
 STATEMENTS_PER_REPLACE = 7
+# Moving to another item (record_view) ran 14 (sqlite-utils' upsert of meta read the schema
+# first); now 4: BEGIN, the time spent, the last item, COMMIT.
+STATEMENTS_PER_VIEW = 4
 
 
 def test_a_key_press_runs_few_statements_and_is_committed_when_it_returns(session):
@@ -926,3 +929,21 @@ def test_a_codebook_version_and_items_added_by_the_writer_are_seen_by_its_next_l
     session.record_label(iid(2), "relevance", "yes")
     rows = dict(plain_rows(session.path, "select item_id, codebook_version from labels"))
     assert rows == {iid(1): 1, iid(50): 1, iid(2): version}
+
+
+def test_moving_to_another_item_runs_few_statements_and_progress_matches_a_reader(session):
+    session.record_view(iid(1), 1.0)
+    session.record_label(iid(1), "relevance", "no")
+    session.progress()  # the writer reads what it keeps once
+    statements: list[str] = []
+    session.db.conn.set_trace_callback(statements.append)
+    session.record_view(iid(2), 2.5)
+    session.db.conn.set_trace_callback(None)
+    assert len(statements) <= STATEMENTS_PER_VIEW, statements
+    session.record_view(iid(2), 4.0)
+    session.record_label(iid(2), "relevance", "no")
+    session.add_items(build_items(2, start=70))
+    with SessionStore(session.path, readonly=True) as reader:
+        assert reader.progress() == session.progress()
+        assert reader.meta("last_item") == iid(2)
+    assert session.progress().seconds == pytest.approx(7.5) and session.progress().total == 12

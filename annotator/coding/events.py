@@ -7,9 +7,9 @@ rebuilt from the log and undo reverses the newest action. Mixed into SessionStor
 A change returns only after SQLite has committed it: what the coding screen shows as saved
 survives kill -9. One key press (``record_label``) runs 5 SQL statements for a code added
 (7 when a single-choice code replaces another): the labels of the item, BEGIN, one insert into
-the log per event, one change of the labels table per event, COMMIT. The items and the codebook
-version a writer checks against are kept in memory: only the writer (who holds the writer
-lock) can change them.
+the log per event, one change of the labels table per event, COMMIT; moving to another item
+(``record_view``) runs 4. The items, the codebook version and the time per item a writer needs
+are kept in memory: only the writer (who holds the writer lock) can change them.
 """
 
 from __future__ import annotations
@@ -202,6 +202,8 @@ class SessionChanges:
             self._set_meta("last_item", item_id)
 
         self._write(change)
+        if self._seconds is not None:
+            self._seconds[item_id] = (self._seconds.get(item_id) or 0.0) + float(seconds)
 
 
     # --- the log ---------------------------------------------------------------------------

@@ -197,9 +197,11 @@ class SessionStore(SessionChanges, Store):
         self._coded: set[str] | None = None
         self._coded_codebook: Codebook | None = None
         self._touched: set[str] = set()
-        # A writer's item ids and codebook version, read once: only the writer changes them.
+        # A writer's item ids, codebook version and time per item, read once: only the writer
+        # changes them.
         self._item_id_set: set[str] | None = None
         self._label_version: int | None = None
+        self._seconds: dict[str, float] | None = None  # time_spent, for progress()
 
     # --- opening (see Store) ---------------------------------------------------------------
 
@@ -235,6 +237,7 @@ class SessionStore(SessionChanges, Store):
         except BaseException:
             self._label_version = None  # the caches may hold what was just rolled back
             self._item_id_set = None
+            self._seconds = None
             raise
 
     @property
@@ -272,7 +275,9 @@ class SessionStore(SessionChanges, Store):
         return self.read_meta(key)
 
     def _set_meta(self, key: str, value: str) -> None:
-        self.db["meta"].upsert({"key": key, "value": value}, pk="key")
+        # Plain SQL: sqlite-utils' upsert first reads the schema (11 statements per item viewed).
+        self.db.execute("insert into meta (key, value) values (?, ?)"
+                        " on conflict(key) do update set value = excluded.value", [key, value])
 
     @property
     def codebook(self) -> Codebook:
@@ -343,14 +348,20 @@ class SessionStore(SessionChanges, Store):
     def _has_item(self, item_id: str) -> bool:
         if not self._writer:
             return self.db.execute("select 1 from items where id = ?", [item_id]).fetchone() is not None
+        return item_id in self._known_items()
+
+    def _known_items(self) -> set[str]:
+        """A writer's item ids, read once (only add_items changes them)."""
         if self._item_id_set is None:
             self._item_id_set = {row[0] for row in self.db.execute("select id from items")}
-        return item_id in self._item_id_set
+        return self._item_id_set
 
     def item_ids(self) -> list[str]:
         return [row[0] for row in self.db.execute("select id from items order by position")]
 
     def count_items(self) -> int:
+        if self._writer:
+            return len(self._known_items())
         return self.db.execute("select count(*) from items").fetchone()[0]
 
     def item(self, item_id: str) -> dict:
@@ -454,8 +465,14 @@ class SessionStore(SessionChanges, Store):
 
     def progress(self) -> Progress:
         coded = self.coded_ids()
+        if self._writer:  # the time per item, read once and kept up to date by record_view
+            if self._seconds is None:
+                self._seconds = dict(self.db.execute("select item_id, seconds from time_spent").fetchall())
+            spent_per_item = self._seconds.items()
+        else:
+            spent_per_item = self.db.execute("select item_id, seconds from time_spent")
         seconds = 0.0
-        for item_id, spent in self.db.execute("select item_id, seconds from time_spent"):
+        for item_id, spent in spent_per_item:
             if item_id in coded:
                 seconds += spent or 0.0
         return Progress(coded=len(coded), total=self.count_items(), seconds=seconds)
