@@ -246,13 +246,11 @@ def _merge_sessions(paths: Iterable[Path | str], out_path: Path | str, allow_mis
             for item_id in session.items:
                 flags = sorted(session.flags.get(item_id, ()))
                 assignments.append((item_id, session.coder, session.status[item_id], _json(flags) if flags else None))
-            for item_id, by_dimension in session.labels.items():
-                for dimension, codes in by_dimension.items():
-                    for code in codes:
-                        codings.append((item_id, session.coder, dimension, code))
+            coder = session.coder
+            codings.extend([(item_id, coder, dimension, code, at) for item_id, dimension, code, at in session.label_rows])
             for item_id, text in session.memos.items():
                 if text:
-                    memos.append((item_id, session.coder, text))
+                    memos.append((item_id, session.coder, text, session.memo_times.get(item_id)))
 
         def write() -> None:
             db = merged.db
@@ -267,9 +265,9 @@ def _merge_sessions(paths: Iterable[Path | str], out_path: Path | str, allow_mis
                 " :incomplete, :uncoded, :skipped)", check.coders)
             db.conn.executemany("insert into assignments (item_id, coder, status, flags) values (?, ?, ?, ?)",
                                 assignments)
-            db.conn.executemany("insert into codings (item_id, coder, dimension, code) values (?, ?, ?, ?)",
+            db.conn.executemany("insert into codings (item_id, coder, dimension, code, at) values (?, ?, ?, ?, ?)",
                                 codings)
-            db.conn.executemany("insert into memos (item_id, coder, text) values (?, ?, ?)", memos)
+            db.conn.executemany("insert into memos (item_id, coder, text, at) values (?, ?, ?, ?)", memos)
             db.conn.executemany("insert into rounds (round, position, items) values (?, ?, ?)",
                                 [(r, i + 1, round_counts[r]) for i, r in enumerate(round_order) if r is not None])
             db.execute("insert into codebook (version, name, hash, yaml) values (1, ?, ?, ?)",

@@ -13,9 +13,10 @@ Tables of merged.db (plain SQL or Datasette can read them):
            skipped)
     assignments(item_id, coder, status, flags)   every item a coder had; status is 'coded',
                                                  'incomplete', 'uncoded' or 'skipped'
-    codings(item_id, coder, dimension, code)     every code every coder gave (also for items
-                                                 not finished; agreement uses coded items only)
-    memos(item_id, coder, text)
+    codings(item_id, coder, dimension, code, at) every code every coder gave (also for items
+                                                 not finished; agreement uses coded items only),
+                                                 and when the coder gave it
+    memos(item_id, coder, text, at)              at: when the coder last wrote the memo
     rounds(round, position, items)               calibration rounds and the rest, in order
     codebook(version, name, hash, yaml)          the codebook the merge was checked against
     decisions(item_id, dimension, codes, decided_by, at, method, rationale, basis)
@@ -89,6 +90,14 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         pk="id",
     )
     db["decision_events"].create_index(["item_id", "dimension"])
+
+
+@migrations()
+def m002_memo_and_coding_times(db: sqlite_utils.Database) -> None:
+    """When each code was given and each memo written, as the sessions record them: the
+    REFI-QDA export carries them (creationDateTime). Files merged before have them empty."""
+    db["codings"].add_column("at", str)
+    db["memos"].add_column("at", str)
 
 
 @dataclass

@@ -34,7 +34,7 @@ error messages are annotator/db.py's ``Store``; the writes are annotator/coding/
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -170,6 +170,8 @@ class SessionSnapshot:
     memos: dict[str, str]
     flags: dict[str, set[str]]
     status: dict[str, str]  # item id -> 'coded', 'incomplete', 'uncoded' or 'skipped'
+    label_rows: list[tuple] = field(default_factory=list)  # (item, dimension, code, at): labels as stored
+    memo_times: dict[str, str] = field(default_factory=dict)  # item id -> when the memo was written
 
 
 class SessionStore(SessionChanges, Store):
@@ -571,9 +573,19 @@ class SessionStore(SessionChanges, Store):
         row = self.db.execute("select version, created_at from codebooks order by version desc limit 1").fetchone()
         if row is None:
             raise UserError(f"{self.path}: the session has no codebook.")
-        labels, flags = self.all_labels(), self.all_flags()
+        # The labels read once, with their times: the merge keeps each code's row as it is.
+        label_rows = self.db.execute("select item_id, dimension, code, at from labels").fetchall()
+        labels: dict[str, dict[str, set[str]]] = {}
+        for item_id, dimension, code, _ in label_rows:
+            labels.setdefault(item_id, {}).setdefault(dimension, set()).add(code)
+        memos, memo_times = {}, {}
+        for item_id, text, at in self.db.execute("select item_id, text, at from memos"):
+            memos[item_id] = text
+            memo_times[item_id] = at
+        flags = self.all_flags()
         items = self.item_rows()
         status = self.item_statuses(labels, flags, items)
         return SessionSnapshot(path=self.path, coder=self.coder or self.path.stem, codebook=self.codebook,
                                codebook_version=row[0], codebook_created=row[1] or "", items=items,
-                               labels=labels, memos=self.all_memos(), flags=flags, status=status)
+                               labels=labels, memos=memos, flags=flags, status=status,
+                               label_rows=label_rows, memo_times=memo_times)
