@@ -505,7 +505,14 @@ def test_an_older_file_is_upgraded_on_open_keeping_its_rows(tmp_path, kind, monk
             self.db["codebooks"].insert({k: v for k, v in row.items() if k in columns})
 
         monkeypatch.setattr(SessionStore, "_insert_codebook", older_insert)
-    if kind == "corpus":  # m003 changed the comments table: write it as the older schema had it
+    if kind == "merged":  # m002 added times to codings and memos: rows as the older schema had them
+        with MergedStore(path) as merged:
+            with merged.transaction():
+                merged.db.execute("insert into codings (item_id, coder, dimension, code) values ('o/r#1', 'ana', 'relevance', 'yes')")
+                merged.db.execute("insert into memos (item_id, coder, text) values ('o/r#1', 'ana', 'a memo')")
+                merged.db.execute("insert into decisions (item_id, dimension, codes, decided_by, method) values"
+                                  " ('o/r#1', 'relevance', '[\"yes\"]', 'auto', 'agreed')")
+    elif kind == "corpus":  # m003 changed the comments table: write it as the older schema had it
         with CorpusStore(path) as corpus:
             corpus.db.execute("insert into items (id, repo, number, source) values ('o/r#1', 'o/r', 1, 'github A')")
             corpus.db.execute("insert into comments (id, item_id, body) values ('7', 'o/r#1', 'first')")
@@ -513,6 +520,7 @@ def test_an_older_file_is_upgraded_on_open_keeping_its_rows(tmp_path, kind, monk
     else:
         make(path)
     older_counts = row_counts(path)
+    assert kind != "merged" or older_counts["codings"] == older_counts["memos"] == 1
     assert applied(path, real.name) == [m.name for m in older._migrations]
     monkeypatch.setattr(module, "migrations", newer)
     if kind == "session":
