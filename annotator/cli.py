@@ -328,6 +328,12 @@ def taxonomy_sync(sessions, dry_run, skip_locked, study_dir):
 
     for line in sync_lines(sync_sessions(study_dir, list(sessions) or None, dry_run=dry_run, skip_locked=skip_locked)):
         click.echo(line)
+    if not sessions:  # the final decisions follow the codebook too
+        from annotator.revision.decisions import migrate_study_decisions
+        from annotator.study import Study
+
+        for line in migrate_study_decisions(Study(study_dir).require(), dry_run=dry_run).lines():
+            click.echo(line)
 
 
 @taxonomy_group.command("pull")
@@ -619,7 +625,7 @@ def corpus_command(study_dir):
 @click.option("--margin", type=float, help="Cochran's margin of error (default 0.05).")
 @click.option("--size", type=click.IntRange(min=1), help="Draw exactly N items instead of Cochran's size.")
 @click.option("--all", "take_all", is_flag=True, help="Take every item that matches.")
-@click.option("--stratify", type=click.Choice(["repo"]), help="Proportional allocation per repository.")
+@click.option("--stratify", type=click.Choice(["repo"]), help="Stratify by repository: at least one item from each, the rest in proportion to its size.")
 @click.option("--where", "where", multiple=True, metavar="FIELD OP VALUE",
               help="Keep items matching, e.g. state=closed, repo=o/r, created_at>=2024-01-01, "
                    "label=bug, text~tokenizer, final:relevance=ptm. Repeat: all must hold.")
@@ -701,6 +707,10 @@ def _print_sample(drawn) -> None:
     table.add_row(Text("total"), Text(f"{drawn.frame_size:,}"), Text(f"{len(drawn.members):,}"), style="bold")
     console.print(table)
     console.print(Text(f"Size rule: {drawn.rule.describe()}."))
+    if drawn.stratify:
+        from annotator.sampling.draw import ALLOCATION_RULE
+
+        console.print(Text(f"Allocation: {ALLOCATION_RULE}."))
     if drawn.where:
         console.print(Text("Where: " + " and ".join(drawn.where)))
     console.print(Text(f"Seed {drawn.seed}: the same corpus, options and --seed {drawn.seed} draw the same sample."))
@@ -896,14 +906,40 @@ def import_qdpx_command(project_file, study_dir, user_options, include_final, st
 @click.option("--all", "include_all", is_flag=True, help="Go through every item, not only the disagreements.")
 @click.option("--no-auto-agree", is_flag=True,
               help="Items where all coders agree are not final on their own: decide them too.")
-def reconcile_command(merged_file, study_dir, decided_by, include_all, no_auto_agree):
-    """Decide every disagreement in the terminal.
+@click.option("--export", "export_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write what needs a decision to FILE.csv (every coder's codes, title, url, and empty "
+                   "decision and rationale columns to fill).")
+@click.option("--import", "import_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Record the decisions of a filled FILE.csv (codes separated by ';', '-' for none); "
+                   "nothing is written unless every row is good.")
+@click.option("--rule", help="Decide every open item the --where filters select: union, intersection or "
+                             "coder:NAME (recorded as the decisions' method).")
+@click.option("--where", "where", multiple=True, metavar="KEY=VALUE",
+              help="With --rule: dimension=ID, round=NAME, code=ID, reason=REASON, or themes-agree "
+                   "(the coders' codes fall under the same themes). Repeatable; all must hold.")
+@click.option("--why", help="With --rule: the rationale stored with each decision.")
+@click.option("--dry-run", is_flag=True, help="With --rule: list what would be decided; write nothing.")
+@click.option("--always-decide", "always_decide", multiple=True, metavar="CODE", default=("unclear",),
+              show_default=True,
+              help="With --export/--rule: an item only one coder coded still needs a decision when it has this code.")
+def reconcile_command(merged_file, study_dir, decided_by, include_all, no_auto_agree, export_path,
+                      import_path, rule, where, why, dry_run, always_decide):
+    """Decide every disagreement in the terminal, or in bulk.
 
     Take a coder's codes, the union, the intersection, or edit; with a rationale.
-    Resumes at the first undecided item."""
+    Resumes at the first undecided item. With --export/--import the decisions are made in a
+    spreadsheet; with --rule by a rule."""
+    path = _merged_file(merged_file, study_dir)
+    if export_path or import_path or rule or where:
+        from annotator.agreement.reconcile import bulk_reconcile
+
+        for line in bulk_reconcile(path, decided_by=decided_by, auto_agree=not no_auto_agree,
+                                   export_path=export_path, import_path=import_path, rule=rule, where=where,
+                                   why=why, dry_run=dry_run, always_decide=tuple(always_decide)):
+            click.echo(line)
+        return
     from annotator.tui.reconcile import run_reconcile_tui
 
-    path = _merged_file(merged_file, study_dir)
     run_reconcile_tui(path, decided_by=decided_by, include_all=include_all, auto_agree=not no_auto_agree)
 
 

@@ -100,6 +100,18 @@ def m002_memo_and_coding_times(db: sqlite_utils.Database) -> None:
     db["memos"].add_column("at", str)
 
 
+@migrations()
+def m003_stale_decisions(db: sqlite_utils.Database) -> None:
+    """Decisions a codebook change could not carry over (a split code on an item the split's
+    mapping does not name): kept here, out of ``decisions``, so they count as undecided until
+    someone decides again (annotator/agreement/follow_codebook.py)."""
+    db["stale_decisions"].create(
+        {"item_id": str, "dimension": str, "codes": str, "decided_by": str, "at": str, "method": str,
+         "rationale": str, "reason": str, "stale_at": str},
+        pk=("item_id", "dimension"),
+    )
+
+
 @dataclass
 class Unit:
     """One item in one dimension: each coder's codes (None = not asked of that coder)."""
@@ -372,6 +384,16 @@ class MergedStore(Store):
             codes = decided[(unit.item_id, unit.dimension)]
             if codes is not None and self.applicable(unit, decided):
                 out.setdefault(unit.item_id, {})[unit.dimension] = codes
+        # Decisions on a dimension no coder was asked (the final codes ask it: queue.py's
+        # 'no-codes'), for items some coder finished.
+        rounds = {u.item_id: u.round for u in units}
+        known = {d.id for d in self.codebook.dimensions}
+        for (item_id, dimension), decision in decisions.items():
+            if (item_id, dimension) in decided or item_id not in rounds or dimension not in known:
+                continue
+            unit = Unit(item_id, dimension, rounds[item_id], {})
+            if self.applicable(unit, decided):
+                out.setdefault(item_id, {})[dimension] = set(decision["codes"])
         return out
 
     def queue(self, *, include_all: bool = False, auto_agree: bool = True,

@@ -96,6 +96,9 @@ def _after(dimension: Dimension, units: list[Unit], decisions: dict, merged: Mer
     coders = sorted({c for u in applicable for c, codes in u.codes.items() if codes is not None})
     codes = [code.id for code in dimension.walk()]
     versus = []
+    # Before anyone decided, the final codes are the coders' own agreed codes: comparing the
+    # coders with them would say 1.00 of nothing. Measured once a person has decided.
+    by_person = any(decisions[(u.item_id, u.dimension)]["decided_by"] != AUTO for u in decided)
     for coder in coders:
         pairs = [(u.codes[coder], decided_codes[(u.item_id, u.dimension)])
                  for u in decided if u.codes.get(coder) is not None]
@@ -105,6 +108,9 @@ def _after(dimension: Dimension, units: list[Unit], decisions: dict, merged: Mer
             record = agreement.cohen_kappa([next(iter(m), None) for m, _ in pairs],
                                            [next(iter(f), None) for _, f in pairs], codes)
             record.pop("confusion_matrix", None)
+        if not by_person:
+            record.update(value=None, band=None, percent_agreement=None, n_items=0,
+                          undefined="no decision taken by a person yet")
         versus.append({"coder": coder, **record})
     n_decided_disagreements = sum((u.item_id, u.dimension) in decisions for u in disagreeing)
     return {

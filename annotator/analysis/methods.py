@@ -59,6 +59,13 @@ def _value(value: float | None) -> str:
     return "undefined" if value is None else f"{value:.2f}"
 
 
+def _stated(name: str, value: float | None, band: str | None = None, why: str | None = None) -> str:
+    """'Cohen's kappa = 0.61 (substantial)', or in words why it has no value (never '= undefined')."""
+    if value is None:
+        return f"{name} could not be computed" + (f" ({why})" if why else "")
+    return f"{name} = {value:.2f}" + (f" ({band})" if band else "")
+
+
 # --- gathering --------------------------------------------------------------------------------
 
 def corpus_facts(study) -> dict:
@@ -94,11 +101,13 @@ def _agreement_line(dimension: dict, entry: dict) -> dict:
     if line["multi"]:
         line.update(kappa=codes["macro_kappa"]["value"], kappa_band=codes["macro_kappa"]["band"],
                     percent=codes["exact_set"]["percent_agreement"],
-                    alpha=codes["masi_alpha"]["value"])
+                    alpha=codes["masi_alpha"]["value"], kappa_why=codes["macro_kappa"].get("undefined"),
+                    alpha_why=codes["masi_alpha"].get("undefined"))
     else:
         line.update(kappa=codes["cohen"]["value"], kappa_band=codes["cohen"]["band"],
                     percent=codes["cohen"]["percent_agreement"],
-                    alpha=codes["krippendorff"]["value"])
+                    alpha=codes["krippendorff"]["value"], kappa_why=codes["cohen"].get("undefined"),
+                    alpha_why=codes["krippendorff"].get("undefined"))
     return line
 
 
@@ -146,10 +155,14 @@ def merged_facts(study) -> dict:
             settled["single coder" if method.startswith("coder:") else "agreed"] += 1
             continue
         people.add(by)
-        if method.startswith("coder:"):
-            settled["one coder's codes"] += 1
-        elif method == "agreed":
+        # Only decisions on disagreements count as reconciling one ("N of M" never N > M);
+        # a person's decision where the coders agree confirms the agreement.
+        if unit.agreed or method == "agreed":
             settled["confirmed agreement"] += 1
+        elif method.startswith("coder:"):
+            settled["one coder's codes"] += 1
+        elif method.startswith(("csv:", "rule:")):
+            settled["in bulk"] += 1
         else:
             settled[method] += 1
     totals = merge_report["reconciliation"]
@@ -185,7 +198,7 @@ SETTLED_WORDS = [
     ("union", "by taking the union of the coders' codes"),
     ("intersection", "by taking their intersection"),
     ("edited", "by editing the codes"),
-    ("confirmed agreement", "by confirming an agreement"),
+    ("in bulk", "in bulk (a filled-in table or a rule)"),
 ]
 
 
@@ -199,14 +212,18 @@ def _sample_sentence(sample: dict, src: _Sources) -> str:
     if where:
         frame += " (" + " and ".join(md_escape(w) for w in where) + ")"
     if rule.get("rule") == "cochran":
+        from annotator.sampling.size import as_percent
+
         how = (f"whose size follows Cochran's formula with the finite population correction for "
-               f"{rule.get('confidence', 0.95):.0%} confidence and a {rule.get('margin', 0.05):.0%} "
+               f"{as_percent(rule.get('confidence', 0.95))} confidence and a {as_percent(rule.get('margin', 0.05))} "
                f"margin of error {src.ref(table + ', column params: size_rule')}")
     elif rule.get("rule") == "size":
         how = f"of a fixed size {src.ref(table + ', column params: size_rule')}"
     else:
         how = f"taking the whole frame {src.ref(table + ', column params: size_rule')}"
-    strata = (", stratified by repository with proportional allocation"
+    from annotator.sampling.draw import ALLOCATION_RULE
+
+    strata = (f", stratified by repository ({ALLOCATION_RULE})"
               f" {src.ref(table + ', column params: stratify, allocation')}"
               if params.get("stratify") else "")
     text = (f"Sample '{md_escape(sample['name'])}' holds "
@@ -247,7 +264,7 @@ def _coding_paragraph(merged: dict, src: _Sources) -> str:
     coders = [md_escape(c["coder"]) for c in merged["coders"]]
     dims = []
     for dimension in codebook.dimensions:
-        codes = list(dimension.walk())
+        codes = [c for c in dimension.walk() if not c.retired]  # retired codes are not the codebook's
         themes = [c for c in codes if c.parent is None]
         deeper = len(codes) - len(themes)
         kind = "multi-label" if dimension.multi else "single-choice"
@@ -283,9 +300,9 @@ def _agreement_paragraph(merged: dict, src: _Sources) -> str:
                 how = ("codes.macro_kappa, codes.masi_alpha, codes.exact_set (macro mean of the "
                        "per-code Cohen's kappas on present/absent; Krippendorff's alpha, MASI distance)")
                 parts.append(
-                    f"'{name}' mean per-code kappa = {_value(line['kappa'])}"
-                    + (f" ({line['kappa_band']})" if line["kappa_band"] else "")
-                    + f", Krippendorff's alpha (MASI) = {_value(line['alpha'])}"
+                    f"'{name}' " + _stated("mean per-code kappa", line["kappa"], line["kappa_band"],
+                                           line.get("kappa_why"))
+                    + ", " + _stated("Krippendorff's alpha (MASI)", line["alpha"], None, line.get("alpha_why"))
                     + (f", exact-set agreement {line['percent']:.0%}"
                        if line["percent"] is not None else "")
                     + f" over {_plural(line['items'], 'issue')} {src.ref(where + '; ' + how)}")
@@ -294,10 +311,9 @@ def _agreement_paragraph(merged: dict, src: _Sources) -> str:
                        "codes.krippendorff (nominal)")
                 kappa = "Cohen's kappa" if len(line["coders"]) <= 2 else "mean pairwise Cohen's kappa"
                 parts.append(
-                    f"'{name}' {kappa} = {_value(line['kappa'])}"
-                    + (f" ({line['kappa_band']})" if line["kappa_band"] else "")
+                    f"'{name}' " + _stated(kappa, line["kappa"], line["kappa_band"], line.get("kappa_why"))
                     + (f", {line['percent']:.0%} agreement" if line["percent"] is not None else "")
-                    + f", Krippendorff's alpha = {_value(line['alpha'])}"
+                    + ", " + _stated("Krippendorff's alpha", line["alpha"], None, line.get("alpha_why"))
                     + f" over {_plural(line['items'], 'issue')} {src.ref(where + '; ' + how)}")
         if parts:
             label = ("Over all rounds" if block["round"] == "all rounds"
@@ -324,13 +340,16 @@ def _reconciliation_paragraph(merged: dict, src: _Sources) -> str:
     text += (f". The coders disagreed on {merged['disagreements']:,} "
              f"{src.ref(totals + '.disagreements')}")
     resolved = [(settled[key], words) for key, words in SETTLED_WORDS if settled.get(key)]
+    people = [md_escape(p) for p in merged["reconcilers"]]
     if resolved:
-        people = [md_escape(p) for p in merged["reconcilers"]]
         settled_by_people = sum(n for n, _ in resolved)
         which = "them" if settled_by_people == merged["disagreements"] else f"{settled_by_people:,} of them"
         text += (f"; {_listing(people)} reconciled {which}, "
                  + _listing([f"{n:,} {words}" for n, words in resolved])
-                 + f" {src.ref(where + ', decided_by a person')}")
+                 + f" {src.ref(where + ', decided_by a person, on units the coders disagreed on')}")
+    if settled.get("confirmed agreement"):
+        text += (f"; {settled['confirmed agreement']:,} agreements were confirmed by a person "
+                 f"{src.ref(where + ', decided_by a person, on units the coders agreed on')}")
     text += "."
     if merged["undecided"]:
         text += (f" {_plural(merged['undecided'], 'disagreement')} "

@@ -213,13 +213,16 @@ def analyse(items: Mapping[str, Mapping], screening_codes: Mapping[str, Iterable
             thematic_codes: Mapping[str, Iterable[str]], roles: Roles, *,
             include_not_planned: bool = False, unit: str = "days",
             compare_with: str = "screened", alpha: float = DEFAULT_ALPHA,
-            undecided: Iterable[str] = ()) -> dict:
+            undecided: Iterable[str] = (), themes_undecided: Iterable[str] | None = None) -> dict:
     """The whole report as plain data, from final codes and corpus items (no file access).
 
     ``items`` are corpus items by id; ``screening_codes`` / ``thematic_codes`` the final codes
     per item of the two dimensions. ``compare_with="corpus"`` compares the relevant items with
     every other corpus item of the same repositories instead of only the screened ones.
     ``undecided`` are items coded but without a final decision yet (counted and noted).
+    ``themes_undecided``: relevant items whose thematic codes are not decided yet; they are
+    left out of the theme counts and their denominator (study_report passes every relevant item
+    without a final thematic decision; an empty final decision counts as decided).
     """
     from annotator.analysis.statistics import (compare_groups, compare_two, cooccurrence, frequency_table,
                                  per_repository, resolution_times, values_by_code)
@@ -233,6 +236,7 @@ def analyse(items: Mapping[str, Mapping], screening_codes: Mapping[str, Iterable
     thematic_codes = {i: set(c) for i, c in thematic_codes.items()}
     notes: list[str] = []
     undecided = sorted(set(undecided))
+    undecided_set = set(undecided)
     if undecided:
         what = f"'{screen_dim.id}'" if screen_dim is not None else f"'{theme_dim.id}'"
         notes.append(f"{_issues(len(undecided), 'coded item')} without a final {what} decision "
@@ -245,9 +249,10 @@ def analyse(items: Mapping[str, Mapping], screening_codes: Mapping[str, Iterable
         screened = set(screening_codes)
         relevant = {i for i in screened if screening_codes[i] & relevant_set}
         if compare_with == "corpus":
+            # Items whose relevance is still undecided are neither group.
             repos = {items[i]["repo"] for i in relevant if i in items}
             not_relevant = {i for i, item in items.items()
-                            if item.get("repo") in repos and i not in relevant}
+                            if item.get("repo") in repos and i not in relevant and i not in undecided_set}
         else:
             not_relevant = screened - relevant
     else:
@@ -263,8 +268,15 @@ def analyse(items: Mapping[str, Mapping], screening_codes: Mapping[str, Iterable
         notes.append(f"{_issues(len(missing), 'item')} with final labels not in corpus.db (no dates "
                      f"or repository): left out of the resolution times.")
 
-    # Codes, themes and their names.
-    item_codes = {i: sorted(thematic_codes.get(i, set())) for i in sorted(relevant)}
+    # Codes, themes and their names. Relevant items whose themes are still a disagreement are
+    # not "items without a theme": they are left out of the shares' denominator, and said so.
+    themes_undecided = sorted(set(themes_undecided or ()) & relevant)
+    if themes_undecided:
+        notes.append(f"{_issues(len(themes_undecided), 'relevant issue')} without decided '{theme_dim.id}' "
+                     f"codes yet {'is' if len(themes_undecided) == 1 else 'are'} left out of the theme counts "
+                     f"and of the denominator of every share ({_issues(len(relevant) - len(themes_undecided))}); "
+                     f"reconcile with 'annotator reconcile'.")
+    item_codes = {i: sorted(thematic_codes.get(i, set())) for i in sorted(relevant) if i not in set(themes_undecided)}
     used = sorted({c for codes in item_codes.values() for c in codes})
     unknown = [c for c in used if c not in theme_dim.by_id]
     if unknown:
@@ -368,7 +380,9 @@ def analyse(items: Mapping[str, Mapping], screening_codes: Mapping[str, Iterable
             "relevant": len(relevant),
             "not_relevant": len(not_relevant),
             "relevant_with_themes": len(item_themes),
-            "relevant_without_themes": len(relevant) - len(item_themes),
+            "relevant_without_themes": len(relevant) - len(themes_undecided) - len(item_themes),
+            "relevant_themes_undecided": len(themes_undecided),
+            "theme_denominator": len(item_codes),
             "themed_but_not_relevant": len(themed_not_relevant),
             "not_in_corpus": len(missing),
         },
@@ -387,6 +401,7 @@ def study_report(study, *, include_not_planned: bool = False, unit: str = "days"
     """Read the study (corpus.db, merged.db and its codebook) and analyse it."""
     require_merged(study)
     final = read_final_codes(study)
+    refuse_stale_codes(study, final)
     roles = choose_roles(final.codebook, thematic=thematic, screening=screening, relevant=relevant)
     screening_codes = final.final_codes(roles.screening.id) if roles.screening else {}
     thematic_codes = final.final_codes(roles.thematic.id)
@@ -395,11 +410,44 @@ def study_report(study, *, include_not_planned: bool = False, unit: str = "days"
                         f"(`annotator reconcile`) so the items get final codes, then run the report.")
     key = roles.screening.id if roles.screening else roles.thematic.id
     undecided = sorted(final.asked.get(key, set()) - set(final.final_codes(key)))
+    # Relevant by the final screening code, but their themes are not decided (a disagreement,
+    # a stale decision, or nobody asked yet): not "an issue without a theme".
+    themes_undecided = sorted(i for i, codes in screening_codes.items()
+                              if set(codes) & set(roles.relevant) and i not in thematic_codes) if roles.screening else []
     report = analyse(corpus_items(study), screening_codes, thematic_codes, roles,
                      include_not_planned=include_not_planned, unit=unit,
-                     compare_with=compare_with, alpha=alpha, undecided=undecided)
+                     compare_with=compare_with, alpha=alpha, undecided=undecided,
+                     themes_undecided=themes_undecided)
     report["study"] = str(study.root)
     return report
+
+
+def refuse_stale_codes(study, final: StudyFinalCodes) -> None:
+    """No report on final codes that are retired or not in the study's codebook: a merged-away
+    code would be counted as a theme of its own. Names them and the commands that fix it."""
+    from annotator.codebook.model import load_codebook
+
+    codebook = load_codebook(study.taxonomy_path) if study.taxonomy_path.is_file() else final.codebook
+    bad: dict[str, list[str]] = {}
+    for item_id, dims in final.by_item.items():
+        for dimension_id, codes in dims.items():
+            try:
+                known = codebook.dimension(dimension_id).by_id
+            except KeyError:
+                known = {}
+            for code in codes:
+                if code not in known:
+                    bad.setdefault(f"{dimension_id}/{code} (not in the codebook)", []).append(item_id)
+                elif known[code].retired:
+                    bad.setdefault(f"{dimension_id}/{code} (retired)", []).append(item_id)
+    if bad:
+        problems = [f"  {what}: {_issues(len(ids), 'item')} ({', '.join(sorted(ids)[:5])}"
+                    f"{', ...' if len(ids) > 5 else ''})" for what, ids in sorted(bad.items())]
+        raise UserError(
+            f"{study.merged_path}: final codes on codes the study's codebook does not use; no report was written:",
+            problems=problems + [f"Run `annotator taxonomy sync --study {study.root}` to carry the codebook's "
+                                 f"changes into merged.db, then decide these items again with `annotator "
+                                 f"reconcile --study {study.root}` (or --export FILE.csv and --import)."])
 
 
 def _issues(n: int, word: str = "issue") -> str:

@@ -40,13 +40,38 @@ def fmt(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def is_kappa(record: dict | None) -> bool:
+    """Landis & Koch's bands are for kappa: alpha and raw agreement are shown without them."""
+    return bool(record) and "kappa" in (record.get("coefficient") or "")
+
+
 def fmt_record(record: dict | None) -> str:
     if record is None:
         return "-"
     if record.get("value") is None:
         return "undefined"
-    band = f" {record['band']}" if record.get("band") else ""
+    band = f" {record['band']}" if record.get("band") and is_kappa(record) else ""
     return f"{record['value']:.2f}{band}"
+
+
+def items_note(record: dict | None, default: int | None) -> str:
+    """' (n=7)' when a coefficient was computed on other items than the row's 2+ column."""
+    if not record or record.get("n_items") is None or record.get("n_items") == default:
+        return ""
+    return f" (n={record['n_items']})"
+
+
+LEGEND = [
+    "items: items any coder finished; 2+: items finished by two or more coders, the items each "
+    "coefficient is computed on unless (n=...) gives its own number (Fleiss' kappa needs every coder "
+    "on an item).",
+    "κ: Cohen's kappa (with three or more coders the mean of the pairwise kappas); for a multi-label "
+    "dimension κ is the macro mean of the per-code kappas (each code present or absent), "
+    "α MASI Krippendorff's alpha with the MASI distance, exact: the share of items where the coders' "
+    "code sets are identical; κ thm, α thm: the same with every code rolled up to its theme.",
+    "%agr: raw percent agreement; done: disagreements decided of all disagreements.",
+    "Landis & Koch's bands (slight, fair, moderate, substantial, almost perfect) are given for kappa only.",
+]
 
 
 def _pa(record: dict | None) -> str:
@@ -165,7 +190,7 @@ def render_markdown(report: dict) -> str:
         for key, entry in rounds.items():
             cells = [key, entry["n_items"], entry["n_items_multi_coded"]]
             for _, _, record in headline(dimension, entry):
-                cells.append(f"{fmt_record(record)} ({_pa(record)})")
+                cells.append(f"{fmt_record(record)} ({_pa(record)}){items_note(record, entry['n_items_multi_coded'])}")
             rows.append(cells)
         lines += _md_table(["Round", "Items", "2+ coders", *[f"{l} (% agr.)" for l in labels]], rows)
         entry = rounds[ALL]
@@ -193,10 +218,14 @@ def render_markdown(report: dict) -> str:
         lines.append(f"Reconciliation: {after['decided']} of {after['disagreements']} disagreements decided, "
                      f"{after['undecided']} open; {after['final']} items final.")
         lines.append("")
-        if after["coders_vs_final"]:
+        if after["coders_vs_final"] and all(v["value"] is None for v in after["coders_vs_final"]):
+            lines.append("Agreement with the final codes: not measured yet (no decision taken by a person).")
+            lines.append("")
+        else:
             lines += _md_table(["Coder", "vs final", "% agr.", "items"],
                                [[v["coder"], fmt_record(v) if v["coefficient"] != "exact_set_agreement" else fmt(v["value"]),
                                  _pa(v), v["n_items"]] for v in after["coders_vs_final"]])
+    lines += ["Columns:", ""] + [f"- {line}" for line in LEGEND] + [""]
     notes = _undefined_notes(report)
     if notes:
         lines.append("## Undefined coefficients")
@@ -234,7 +263,8 @@ def _cell(record: dict | None, with_pa: bool = True, with_band: bool = True) -> 
         return "-"
     if record.get("value") is None:
         return "undef."
-    band = f" {_SHORT_BANDS.get(record['band'], record['band'])}" if with_band and record.get("band") else ""
+    band = (f" {_SHORT_BANDS.get(record['band'], record['band'])}"
+            if with_band and record.get("band") and is_kappa(record) else "")
     pa = f" {_pa(record)}" if with_pa and record.get("coefficient") != "exact_set_agreement" else ""
     return f"{record['value']:.2f}{band}{pa}"
 
@@ -287,8 +317,10 @@ def render_table(report: dict):
             cells = [key, entry["n_items"], entry["n_items_multi_coded"]]
             shown = headline(dimension, entry)
             for _, _, record in shown:
-                style = "dim" if record is None or record.get("value") is None else _BAND_STYLES.get(record.get("band"), "")
-                cells.append(Text(_cell(record, with_pa=False, with_band=False), style=style))
+                style = ("dim" if record is None or record.get("value") is None
+                         else _BAND_STYLES.get(record.get("band"), "") if is_kappa(record) else "")
+                cells.append(Text(_cell(record, with_pa=False, with_band=False)
+                                  + items_note(record, entry["n_items_multi_coded"]), style=style))
             if not multi:
                 cells.append(_pa(shown[0][2]))
             after = entry["after"]
@@ -318,11 +350,15 @@ def render_table(report: dict):
                 out += [title(f"{dimension['id']}: {pair['coders'][0]} (rows) x {pair['coders'][1]} (columns), "
                               f"all rounds, kappa {fmt_record(pair)}"), cm]
         versus = entry["after"]["coders_vs_final"]
-        if versus:
+        if versus and all(v["value"] is None for v in versus):
+            out.append(Text("agreement with the final codes: not measured yet (no decision taken by a person)",
+                            style="dim"))
+        elif versus:
             out.append(Text("agreement with the final codes: " + "; ".join(
                 f"{v['coder']} {fmt(v['value'])} ({v['n_items']} items)" for v in versus), style="dim"))
-    out += [Text(""), Text("Colours are the Landis & Koch bands: green substantial or better, yellow fair or "
-                           "moderate, red slight or poor.", style="dim")]
+    out += [Text(""), Text("Colours are the Landis & Koch bands, for kappa only: green substantial or better, "
+                           "yellow fair or moderate, red slight or poor.", style="dim")]
+    out += [Text(line, style="dim") for line in LEGEND]
     notes = _undefined_notes(report)
     out += [Text(note, style="dim") for note in notes]
     disagreements = report["disagreements"]

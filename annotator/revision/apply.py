@@ -30,6 +30,7 @@ class Applied:
     outcomes: list[SessionOutcome]
     dry_run: bool = False
     taxonomy_path: Path | None = None
+    decisions: "DecisionOutcome | None" = None  # merged.db's decisions carried along
 
 
 def apply_changes(study_root: Path, changes: list[Change], *, by: str = "", dry_run: bool = False,
@@ -72,7 +73,10 @@ def apply_changes(study_root: Path, changes: list[Change], *, by: str = "", dry_
         for path in paths:
             with SessionStore(path, readonly=True) as store:
                 outcomes.append(migrate_session(store, history + planned, latest, "", dry_run=True))
-        return Applied(planned, outcomes, dry_run=True, taxonomy_path=taxonomy_path)
+        from annotator.revision.decisions import migrate_decisions
+
+        decisions = migrate_decisions(study.merged_path, history + planned, latest, by=by, dry_run=True)
+        return Applied(planned, outcomes, dry_run=True, taxonomy_path=taxonomy_path, decisions=decisions)
 
     stores, locked = open_sessions(paths, skip_locked)
     outcomes: dict[str, SessionOutcome] = {}
@@ -118,7 +122,11 @@ def apply_changes(study_root: Path, changes: list[Change], *, by: str = "", dry_
     result = list(outcomes.values())
     result += [SessionOutcome(path.name, skipped="open for coding: not changed; run `annotator taxonomy sync` later")
                for path in locked]
-    return Applied(planned, result, taxonomy_path=taxonomy_path)
+    # The final decisions follow the same changes (annotator/revision/decisions.py).
+    from annotator.revision.decisions import migrate_decisions
+
+    decisions = migrate_decisions(study.merged_path, entries, latest, by=by)
+    return Applied(planned, result, taxonomy_path=taxonomy_path, decisions=decisions)
 
 
 def _hand_edit_diff(history: list[dict], current: Codebook, study) -> list[str]:

@@ -69,7 +69,7 @@ def graft_proposals(store, latest: Codebook, history: list[dict]) -> Codebook:
             dimension = latest.dimension(proposal["dimension"])
         except KeyError:
             continue
-        if proposal["code"] not in dimension.by_id:
+        if proposal["code"] not in dimension.by_id and not was_pulled(history, proposal["dimension"], proposal["code"]):
             missing.append(proposal)
     if not missing:
         return latest
@@ -85,6 +85,21 @@ def graft_proposals(store, latest: Codebook, history: list[dict]) -> Codebook:
                    new_code_node(proposal["code"], proposal["name"], key, definition=proposal.get("definition") or ""),
                    comment=f"proposed by {proposal.get('coder') or store.coder} while coding")
     return doc.codebook()
+
+
+def was_pulled(history: list[dict], dimension_id: str, code_id: str) -> bool:
+    """Whether taxonomy.yaml took this code in (``taxonomy pull`` records an ``add``): from then
+    on it follows the changelog (renamed, merged...) like any code, and is not grafted back."""
+    return any(e.get("change") == "add" and e.get("dimension") == dimension_id and e.get("code") == code_id
+               for e in history)
+
+
+def _pulled_since(history: list[dict], dimension_id: str, code_id: str) -> list[dict]:
+    """The changes made after the code was pulled (what it has become goes through them)."""
+    for index, entry in enumerate(history):
+        if entry.get("change") == "add" and entry.get("dimension") == dimension_id and entry.get("code") == code_id:
+            return history[index + 1:]
+    return history
 
 
 def mapped_parent(history: list[dict], dimension_id: str, parent: str | None, codebook: Codebook) -> str | None:
@@ -109,13 +124,27 @@ def migrate_session(store, history: list[dict], latest: Codebook, note: str, *, 
     the changes cannot place flagged 'recode' (their old code removed, kept in the log)."""
     outcome = SessionOutcome(session=store.path.name)
     base_hash, base_time = session_base(store)
-    if base_hash == latest.hash:
+    snapshot = graft_proposals(store, latest, history)
+    if base_hash == latest.hash and store.codebook_versions()[-1]["hash"] == snapshot.hash:
         outcome.skipped = "already on the newest codebook"
         return outcome
     labels = store.all_labels()
     mapped = map_labels_to_latest(history, labels, base_hash, latest, from_time=base_time)
-    snapshot = graft_proposals(store, latest, history)
     proposed = {(p["dimension"], p["code"]) for p in store.proposed_codes()}
+    # A proposed code pulled into taxonomy.yaml and changed since (renamed, merged) while the
+    # session still held it as its own proposal: carried through the changes made after the pull.
+    still = []
+    for u in mapped.unmapped:
+        if (u.dimension, u.code) in proposed and was_pulled(history, u.dimension, u.code):
+            since = _pulled_since(history, u.dimension, u.code)
+            again = map_labels_to_latest(since, {u.item_id: {u.dimension: {u.code}}},
+                                         since[0].get("before") if since else None, latest)
+            if again.labels and not again.unmapped:
+                for code in again.labels[u.item_id][u.dimension]:
+                    mapped.labels.setdefault(u.item_id, {}).setdefault(u.dimension, set()).add(code)
+                continue
+        still.append(u)
+    mapped.unmapped = still
     relabel, recode = [], set()
     unmapped_by_key: dict[tuple[str, str], list[str]] = {}
     for u in mapped.unmapped:

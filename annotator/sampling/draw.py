@@ -74,7 +74,9 @@ class SizeRule:
 
     def describe(self) -> str:
         if self.kind == "cochran":
-            return (f"Cochran, {self.confidence:.0%} confidence, {self.margin:.0%} margin of error, "
+            from annotator.sampling.size import as_percent
+
+            return (f"Cochran, {as_percent(self.confidence)} confidence, {as_percent(self.margin)} margin of error, "
                     "finite population correction")
         return f"fixed size {self.size}" if self.kind == "size" else "the whole frame"
 
@@ -140,6 +142,10 @@ def stratum_of(key: tuple[str, str, int], stratify: str | None) -> str:
 
 
 # --- allocation -----------------------------------------------------------------------------
+
+ALLOCATION_RULE = ("at least one item from every repository, the rest in proportion to each repository's "
+                   "share of the frame (largest remainder; the items given to small repositories are "
+                   "taken from the most over-allocated ones)")
 
 def allocate(strata: dict[str, int], n: int, *, at_least_one: bool = True) -> dict[str, int]:
     """Proportional allocation of ``n`` over strata of the given sizes, by largest remainder

@@ -47,3 +47,9 @@ def cochran_sample_size(population: int, confidence: float = 0.95, margin: float
     # round() guards against 372.0000000001 becoming 373 through float noise
     n = math.ceil(round(n, 9))
     return min(n, population)
+
+
+def as_percent(fraction: float) -> str:
+    """A confidence or margin as the researcher gave it: 0.025 -> '2.5%', 0.95 -> '95%' (never
+    rounded to a whole percent: a 2.5% margin printed as 2% names another sample size)."""
+    return f"{round(fraction * 100, 6):g}%"
