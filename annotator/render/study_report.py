@@ -176,7 +176,10 @@ def render_terminal(report: dict) -> list:
     unit = report["options"]["unit"]
     out: list = []
     roles = report["roles"]
-    head = Text(f"Themes of '{roles['thematic']['name']}' in {pop['relevant']:,} relevant issues"
+    waiting = pop.get("relevant_themes_undecided", 0)
+    head = Text(f"Themes of '{roles['thematic']['name']}' in {pop['relevant'] - waiting:,} relevant issues"
+                + (f" (shares of these; {waiting:,} more relevant issues whose themes are not decided "
+                   "yet are left out)" if waiting else "")
                 if roles["screening"] else
                 f"Themes of '{roles['thematic']['name']}' in {pop['relevant']:,} issues")
     out.append(head)
@@ -238,7 +241,9 @@ def render_markdown(report: dict, figures: Mapping[str, str] | None = None) -> s
     freq = report["frequencies"]
     parts += ["", "## Themes", "",
               md_escape(f"{freq['instances']:,} instances in {freq['coded_items']:,} issues; "
-                       f"shares of issues are of {freq['items']:,} issues."), "",
+                       f"shares of issues are of {freq['items']:,} issues"
+                       + (f" (the {pop['relevant_themes_undecided']:,} relevant issues whose themes are "
+                          "not decided yet are left out)." if pop.get("relevant_themes_undecided") else ".")), "",
               _table_md(["Theme", "Issues", "% of issues", "Instances", "% of instances"],
                         theme_rows(report))]
     if figures and figures.get("theme_frequency"):

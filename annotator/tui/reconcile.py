@@ -25,6 +25,7 @@ from annotator.codebook.model import Code, Codebook, Dimension
 from annotator.textsafe import clean_line
 from annotator.tui.chord import Chord
 from annotator.tui.messages import DecisionSaved, UnitShown
+from annotator.tui.reconcile_nav import QueueNavigation
 from annotator.tui.screens import TextPrompt
 from annotator.tui.widgets import CodebookPanel, ItemBody, ItemHeader, StatusLine
 
@@ -40,6 +41,8 @@ KEYS_HELP = (
     ("⌫ / F9", "withdraw this decision (it stays in the log)"),
     ("→ ] / ← [", "next / previous in the queue"),
     ("Tab", "next undecided"),
+    ("g", "go to an item (its id, or its number in the queue)"),
+    ("f", "filter: undecided, stale, dimension=ID, code=ID (empty: everything)"),
     ("↑ ↓ PgUp PgDn", "scroll the issue"),
     ("F1 / ?", "this help"),
     ("F10 / ctrl+q", "quit (every decision is already saved)"),
@@ -77,7 +80,7 @@ def code_label(dimension: Dimension, code_id: str) -> str:
     return " › ".join(code.name for code in dimension.path_of(code_id))
 
 
-class ReconcileScreen(Screen):
+class ReconcileScreen(QueueNavigation, Screen):
     BINDINGS = [
         Binding("f1,question_mark", "help", "Help", key_display="F1"),
         Binding("1", "take(1)", "Coder", key_display="1-9"),
@@ -87,6 +90,8 @@ class ReconcileScreen(Screen):
         Binding("e", "edit", "Edit"),
         Binding("f2,apostrophe", "rationale", "Why", key_display="F2"),
         Binding("tab", "next_undecided", "Next open", key_display="Tab", priority=True),
+        Binding("g", "goto", "Go to", show=False),
+        Binding("f", "filter", "Filter", show=False),
         Binding("f10", "app.quit", "Quit", key_display="F10"),
         Binding("right,right_square_bracket", "move(1)", "Next", show=False),
         Binding("left,left_square_bracket", "move(-1)", "Prev", show=False),
@@ -115,8 +120,12 @@ class ReconcileScreen(Screen):
         self.unit: Unit | None = None
         self.item: dict = {}
         self.editing: set[str] | None = None  # the draft codes while editing
+        self.edit_start = ""  # what the draft started from, said in the edit box
         self.chord = Chord()
         self.pending_rationale: dict[tuple[str, str], str] = {}
+        self.filter = ""  # what `f` keeps in view: "", "undecided", "stale", "dimension=ID", "code=ID"
+        self.extra: list[Unit] = []  # units the open queue adds (annotator/agreement/queue.py)
+        self.stale: dict[tuple[str, str], str] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(id="rc-progress")
@@ -156,16 +165,24 @@ class ReconcileScreen(Screen):
         """Recompute the queue. The coders' codes never change here, only decisions: read them
         all once, then only the one just changed (a large study has tens of thousands)."""
         if changed is None:
+            from annotator.agreement.queue import open_queue, stale_keys
+
             self.units = self.merged.units()
             self.decisions = self.merged.decisions()
+            self.stale = stale_keys(self.merged)
+            self.extra = [n.unit for n in open_queue(self.merged, auto_agree=self.auto_agree)
+                          if n.reason in ("no-codes", "unclear", "retired")]
         else:
             decision = self.merged.decision(*changed)
             if decision is None:
                 self.decisions.pop(changed, None)
             else:
                 self.decisions[changed] = decision
-        self.queue = self.merged.queue(include_all=self.include_all, auto_agree=self.auto_agree,
-                                       units=self.units, decisions=self.decisions)
+        queue = self.merged.queue(include_all=self.include_all, auto_agree=self.auto_agree,
+                                  units=self.units, decisions=self.decisions)
+        seen = {self.key_of(u) for u in queue}
+        queue += [u for u in self.extra if self.key_of(u) not in seen]
+        self.queue = [u for u in queue if self.passes(u)]
 
     def key_of(self, unit: Unit) -> tuple[str, str]:
         return unit.item_id, unit.dimension
@@ -237,6 +254,8 @@ class ReconcileScreen(Screen):
         decision = self.decisions.get(self.key_of(unit))
         if self.merged.is_stale(unit, decision):
             line.append("  the coders changed their codes since this decision", style="bold red")
+        elif decision is None and self.key_of(unit) in self.stale:
+            line.append(f"  stale: {self.stale[self.key_of(unit)]}", style="bold red")
         self.query_one("#rc-dimension", Static).update(line)
         memos = self.merged.memos_for(unit.item_id)
         given = [codes for codes in unit.codes.values() if codes]
@@ -276,6 +295,7 @@ class ReconcileScreen(Screen):
         text = Text(no_wrap=False, overflow="fold")
         if self.editing is not None:
             text.append(" editing \n", style="bold reverse magenta")
+            text.append(f"started from {self.edit_start}\n", style="dim")
             for code in sorted(self.editing, key=lambda c: code_label(dimension, c)):
                 text.append("● " + code_label(dimension, code) + "\n", style="bold magenta")
             if not self.editing:
@@ -336,7 +356,7 @@ class ReconcileScreen(Screen):
             self.say(f"saved: {shown} ({method}). All {len(self.queue)} decided ✓ F10 quits.")
             return
         self.show_unit(following)
-        self.say(f"saved: {shown} ({method}) for {unit.item_id}")
+        self.say(f"saved: {shown} ({method}) for {unit.item_id}; ← goes back to it (F2 writes its rationale)")
 
     def action_take(self, number: int) -> None:
         if self.unit is None or self.editing is not None:
@@ -366,12 +386,18 @@ class ReconcileScreen(Screen):
         if self.unit is None or self.editing is not None:
             return
         decision = self.decisions.get(self.key_of(self.unit))
-        # Start from the decision, else from the codes every coder gave.
-        self.editing = set(decision["codes"]) if decision is not None else set(frozenset.intersection(*self._given()))
+        # Start from the decision, else from the codes every coder gave: and say which.
+        if decision is not None:
+            self.editing = set(decision["codes"])
+            self.edit_start = "the decision"
+        else:
+            self.editing = set(frozenset.intersection(*self._given()))
+            self.edit_start = ("the codes every coder gave" if self.editing
+                               else "no codes (the coders share none)")
         self.chord.clear()
         self.query_one("#rc-codebook").display = True
         self.paint()
-        self.say("Editing: press a code's key to add or remove it; Enter saves, Esc cancels.")
+        self.say(f"Editing, from {self.edit_start}: press a code's key to add or remove it; Enter saves, Esc cancels.")
 
     def action_cancel(self) -> None:
         if self.chord:
@@ -460,7 +486,8 @@ class ReconcileScreen(Screen):
                 self.say("rationale noted; it is saved with the decision you take next")
             self.paint()
 
-        self.app.push_screen(TextPrompt("Why this decision? (the rationale)", current), save)
+        title = f"Why this decision on {self.unit.item_id}, {self.dimension().name}? (the rationale)"
+        self.app.push_screen(TextPrompt(title, current), save)
 
     def action_withdraw(self) -> None:
         if self.unit is None or self.editing is not None:
