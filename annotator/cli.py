@@ -196,11 +196,11 @@ def _why_option(func):
 def _run_changes(study_dir: Path, changes, coder: str | None, dry_run: bool, skip_locked: bool) -> None:
     import getpass
 
+    from annotator.agreement.follow_codebook import apply_with_decisions
     from annotator.render.codebook_changes import applied_lines
-    from annotator.revision.apply import apply_changes
 
-    applied = apply_changes(study_dir, changes, by=coder or getpass.getuser(), dry_run=dry_run,
-                            skip_locked=skip_locked)
+    applied = apply_with_decisions(study_dir, changes, by=coder or getpass.getuser(), dry_run=dry_run,
+                                   skip_locked=skip_locked)
     for line in applied_lines(applied):
         click.echo(line)
 
@@ -329,7 +329,7 @@ def taxonomy_sync(sessions, dry_run, skip_locked, study_dir):
     for line in sync_lines(sync_sessions(study_dir, list(sessions) or None, dry_run=dry_run, skip_locked=skip_locked)):
         click.echo(line)
     if not sessions:  # the final decisions follow the codebook too
-        from annotator.revision.decisions import migrate_study_decisions
+        from annotator.agreement.follow_codebook import migrate_study_decisions
         from annotator.study import Study
 
         for line in migrate_study_decisions(Study(study_dir).require(), dry_run=dry_run).lines():
@@ -351,6 +351,11 @@ def taxonomy_pull(sessions, study_dir, coder, dry_run, skip_locked):
 
     pulled = pull_proposed(study_dir, list(sessions) or None, by=coder or getpass.getuser(), dry_run=dry_run,
                            skip_locked=skip_locked)
+    if pulled.applied is not None:  # merged.db's codebook takes the new codes too
+        from annotator.agreement.follow_codebook import follow_applied
+        from annotator.study import Study
+
+        follow_applied(Study(study_dir), pulled.applied, by=coder or getpass.getuser())
     for line in pulled_lines(pulled, dry_run):
         click.echo(line)
 

@@ -1,4 +1,4 @@
-"""Final decisions follow the codebook (annotator/revision/decisions.py): every change
+"""Final decisions follow the codebook (annotator/agreement/follow_codebook.py): every change
 `annotator taxonomy` makes reaches merged.db's decisions through the same changelog; a decision
 a split cannot place goes stale and counts as undecided everywhere; the report refuses final
 codes that are retired or unknown; a proposed code pulled and then renamed migrates in the
@@ -21,7 +21,7 @@ from annotator.codebook.changes import Change
 from annotator.codebook.model import load_codebook
 from annotator.coding.session import SessionStore
 from annotator.errors import UserError
-from annotator.revision.apply import apply_changes
+from annotator.agreement.follow_codebook import apply_with_decisions as apply_changes
 
 
 def iid(n: int) -> str:

@@ -20,7 +20,7 @@ from annotator.analysis.report import analyse, choose_roles
 from annotator.codebook.changes import Change
 from annotator.codebook.model import load_codebook, parse_codebook
 from annotator.render.agreement import LEGEND, render_markdown, render_table
-from annotator.revision.apply import apply_changes
+from annotator.agreement.follow_codebook import apply_with_decisions as apply_changes
 from annotator.sampling.draw import ALLOCATION_RULE, SizeRule
 from annotator.sampling.size import as_percent
 

@@ -4,7 +4,7 @@
 
 - ``disagreement``  the coders gave different codes and nobody decided yet;
 - ``stale``         a decision the codebook could not carry over (a split code: see
-                    annotator/revision/decisions.py), or one taken before the coders changed
+                    annotator/agreement/follow_codebook.py), or one taken before the coders changed
                     their codes; it counts as undecided until someone decides again;
 - ``no-codes``      a dimension that applies to the item's final codes but that no coder was
                     asked (every coder judged the item not PTM-related, the reconciler decided

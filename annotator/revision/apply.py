@@ -30,7 +30,9 @@ class Applied:
     outcomes: list[SessionOutcome]
     dry_run: bool = False
     taxonomy_path: Path | None = None
-    decisions: "DecisionOutcome | None" = None  # merged.db's decisions carried along
+    # merged.db's decisions carried along (annotator/agreement/follow_codebook.py: a later stage
+    # than revision, so the caller, apply_with_decisions, fills it in).
+    decisions: object | None = None
 
 
 def apply_changes(study_root: Path, changes: list[Change], *, by: str = "", dry_run: bool = False,
@@ -73,10 +75,7 @@ def apply_changes(study_root: Path, changes: list[Change], *, by: str = "", dry_
         for path in paths:
             with SessionStore(path, readonly=True) as store:
                 outcomes.append(migrate_session(store, history + planned, latest, "", dry_run=True))
-        from annotator.revision.decisions import migrate_decisions
-
-        decisions = migrate_decisions(study.merged_path, history + planned, latest, by=by, dry_run=True)
-        return Applied(planned, outcomes, dry_run=True, taxonomy_path=taxonomy_path, decisions=decisions)
+        return Applied(planned, outcomes, dry_run=True, taxonomy_path=taxonomy_path)
 
     stores, locked = open_sessions(paths, skip_locked)
     outcomes: dict[str, SessionOutcome] = {}
@@ -122,11 +121,7 @@ def apply_changes(study_root: Path, changes: list[Change], *, by: str = "", dry_
     result = list(outcomes.values())
     result += [SessionOutcome(path.name, skipped="open for coding: not changed; run `annotator taxonomy sync` later")
                for path in locked]
-    # The final decisions follow the same changes (annotator/revision/decisions.py).
-    from annotator.revision.decisions import migrate_decisions
-
-    decisions = migrate_decisions(study.merged_path, entries, latest, by=by)
-    return Applied(planned, result, taxonomy_path=taxonomy_path, decisions=decisions)
+    return Applied(planned, result, taxonomy_path=taxonomy_path)
 
 
 def _hand_edit_diff(history: list[dict], current: Codebook, study) -> list[str]:

@@ -22,6 +22,31 @@ from annotator.errors import UserError
 STUDY_HASH = "decisions_study_hash"  # meta: the study codebook the decisions are on
 
 
+def apply_with_decisions(study_root: Path, changes: list, *, by: str = "", dry_run: bool = False,
+                         skip_locked: bool = False):
+    """``annotator taxonomy rename|merge|split|...``: apply_changes (taxonomy.yaml, the changelog,
+    every session), then the same changes to merged.db's decisions. Returns the Applied with
+    ``.decisions`` set."""
+    from annotator.revision.apply import apply_changes
+    from annotator.study import Study
+
+    applied = apply_changes(study_root, changes, by=by, dry_run=dry_run, skip_locked=skip_locked)
+    follow_applied(Study(Path(study_root)), applied, by=by)
+    return applied
+
+
+def follow_applied(study, applied, *, by: str = "") -> None:
+    """Carry what ``applied`` (an Applied of apply_changes or pull) did into merged.db's decisions
+    (not on a dry run: what the decisions would become is shown once the change is made)."""
+    from annotator.codebook.history import load_history
+    from annotator.codebook.model import load_codebook
+
+    if applied is None or applied.dry_run:
+        return
+    applied.decisions = migrate_decisions(study.merged_path, load_history(study.taxonomy_path),
+                                          load_codebook(study.taxonomy_path), by=by)
+
+
 @dataclass
 class DecisionOutcome:
     path: Path
