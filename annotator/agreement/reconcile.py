@@ -325,7 +325,8 @@ def bulk_reconcile(path: Path, *, decided_by: str | None, auto_agree: bool = Tru
     if export_path:
         with MergedStore(path, readonly=True) as merged:
             n = export_queue(merged, export_path, auto_agree=auto_agree, always_decide=always_decide)
-        return [f"{export_path}: {n} items and dimensions need a decision; fill the decision column "
+        return [f"{export_path}: {n} {'decision is' if n == 1 else 'decisions are'} needed (one row per item and "
+                f"dimension); fill the decision column "
                 f"(codes separated by '{SEPARATOR}', '{NONE}' for none) and run "
                 f"`annotator reconcile --import {export_path} --as NAME`."]
     with MergedStore(path) as merged:
