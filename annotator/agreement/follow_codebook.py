@@ -72,7 +72,7 @@ def _map(history, labels, from_hash, latest, from_time):
 def migrate_decisions(merged_path: Path, history: list[dict], latest: Codebook, *, by: str = "",
                       dry_run: bool = False) -> DecisionOutcome:
     """Bring merged.db's decisions, codings and codebook to ``latest`` (see the module doc)."""
-    from annotator.agreement.merge import MergedStore, _codes_json
+    from annotator.agreement.merged_store import MergedStore, _codes_json
 
     merged_path = Path(merged_path)
     outcome = DecisionOutcome(merged_path)
