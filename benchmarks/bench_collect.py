@@ -1,21 +1,23 @@
-"""Benchmarks for collecting: import, fetch requests, sampling.
+"""Benchmarks of collecting, each through the real command: import, fetch, sample.
 
-    python benchmarks/bench_collect.py
+    python benchmarks/run.py --only import,fetch,sample
 
-Rows (name, measured, target):
-- import of 100,000 issues from JSONL (REST objects as `gh api` writes them, about 3 KB each),
-  in a fresh process: wall seconds (target <= 15) and peak RSS (target <= 300 MB);
-- requests per 1,000 issues fetched from the tests' GitHub-compatible server (1,000 issues and
-  250 pull requests, 0-6 comments each): target = the listing pages + the comment pages;
-- drawing a stratified Cochran sample from a 100,000-item corpus (target <= 1 s).
-
-``run()`` returns the rows as dicts (name, value, unit, target) for benchmarks/run.py.
+Rows:
+- import: `annotator import issues.jsonl` of 100,000 issues (REST objects as `gh api` writes
+  them, about 3.5 KB each) into a new study: wall time from spawn to exit, the process's CPU
+  time and peak RSS (os.wait4);
+- fetch: `annotator fetch o/r` against the tests' GitHub-compatible server (1,000 issues and
+  250 pull requests, 0-6 comments each): requests made; target = the listing pages + the
+  comment pages; its wall time is mostly PyGithub's 0.25 s pacing between requests;
+- sample: `annotator sample --stratify repo --where state=closed` on a 100,000-item corpus,
+  spawn to exit, and draw_sample alone in-process.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import subprocess
 import sys
@@ -23,9 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness import Config, bin_path, median, row, timed_command
+
 ROOT = Path(__file__).resolve().parent.parent
-IMPORT_ISSUES = 100_000
-SAMPLE_ITEMS = 100_000
 
 WORDS = ("model tokenizer load weights checkpoint cuda memory error version pipeline inference "
          "fine-tune dataset batch gradient huggingface config shape mismatch expected got the a "
@@ -90,94 +92,98 @@ def write_jsonl(path: Path, count: int) -> int:
     return path.stat().st_size
 
 
-_CHILD = """
-import json, resource, sys, time
-started = time.perf_counter()
-from annotator.collect.corpus import CorpusStore
-from annotator.collect.dumps import import_files
-from pathlib import Path
-with CorpusStore(Path(sys.argv[2])) as store:
-    [report] = import_files(store, [Path(sys.argv[1])])
-seconds = time.perf_counter() - started
-usage = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps({"seconds": seconds, "cpu": usage.ru_utime + usage.ru_stime,
-                  "peak_mb": usage.ru_maxrss / 1024, "items": report.items,
-                  "problems": report.problems[:3]}))
-"""
+def bench_import(config: Config, folder: Path) -> list[dict]:
+    from annotator.collect.corpus import CorpusStore
+    from annotator.study import Study
 
-
-def bench_import(folder: Path) -> list[dict]:
+    issues = config.size(100_000, 2_000)
     source = folder / "issues.jsonl"
-    size = write_jsonl(source, IMPORT_ISSUES)
-    out = subprocess.run([sys.executable, "-c", _CHILD, str(source), str(folder / "import.db")],
-                         capture_output=True, text=True, check=True, cwd=ROOT)
-    measured = json.loads(out.stdout)
-    assert measured["items"] == IMPORT_ISSUES and not measured["problems"], measured
-    note = f"{IMPORT_ISSUES:,} issues, {size / 1e6:.0f} MB JSONL"
-    return [
-        {"name": f"import {note}: time", "value": round(measured["seconds"], 2), "unit": "s", "target": "<= 15"},
-        {"name": f"import {note}: CPU time", "value": round(measured["cpu"], 2), "unit": "s", "target": "<= 15"},
-        {"name": f"import {note}: peak RSS", "value": round(measured["peak_mb"]), "unit": "MB", "target": "<= 300"},
-    ]
+    size = write_jsonl(source, issues)
+    walls, cpus, peaks = [], [], []
+    for run in range(config.runs):
+        study = Study.init(folder / f"import-{run}")
+        seconds, usage = timed_command([bin_path("annotator"), "import", str(source), "--study", str(study.root)],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with CorpusStore(study.corpus_path) as store:
+            stored = store.db.execute("select count(*) from items").fetchone()[0]
+        assert stored == issues, (stored, issues)
+        walls.append(seconds)
+        cpus.append(usage.ru_utime + usage.ru_stime)
+        peaks.append(usage.ru_maxrss / 1024)
+    what = f"`annotator import` of {issues:,} issues ({size / 1e6:.0f} MB JSONL)"
+    return [row("import", f"{what}: spawn to exit", "s", walls, "<= 15 s", 15),
+            row("import", f"{what}: CPU time", "s", cpus, "<= 15 s", 15),
+            row("import", f"{what}: peak RSS", "MB", peaks, "<= 300 MB", 300)]
 
 
-def bench_fetch_requests(folder: Path) -> list[dict]:
+def bench_fetch(config: Config, folder: Path) -> list[dict]:
     sys.path.insert(0, str(ROOT / "tests"))
     from github_server import FakeGitHub
 
     from annotator.collect.corpus import CorpusStore
-    from annotator.collect.github import FetchOptions, fetch_repos
+    from annotator.study import Study
 
-    rng = random.Random(2)
-    with FakeGitHub() as server, CorpusStore(folder / "fetch.db") as store:
-        server.add_repo("o/r")
-        for number in range(1, 1251):
-            server.add_entry("o/r", number, pull=number % 5 == 0, comments=rng.randrange(0, 7))
-        options = FetchOptions(api_url=server.base_url, token="bench-token", seconds_between_requests=None)
-        [result] = fetch_repos(store, ["o/r"], options)
-        assert result.status == "complete" and result.issues == 1000
-        entries = len(server.repos["o/r"].entries)
-        pages = math.ceil(entries / 100) + math.ceil(len(server.repos["o/r"].comments) / 100)
-        return [{"name": "fetch: requests per 1,000 issues (250 pull requests, 0-6 comments each)",
-                 "value": server.count(), "unit": "requests",
-                 "target": f"= {pages} (listing + comment pages)"}]
+    issues = config.size(1_000, 100)
+    requests, walls, expected = [], [], None
+    for run in range(config.runs):
+        rng = random.Random(2)
+        with FakeGitHub() as server:
+            server.add_repo("o/r")
+            for number in range(1, issues * 5 // 4 + 1):
+                server.add_entry("o/r", number, pull=number % 5 == 0, comments=rng.randrange(0, 7))
+            study = Study.init(folder / f"fetch-{run}")
+            seconds, _ = timed_command(
+                [bin_path("annotator"), "fetch", "o/r", "--study", str(study.root), "--api-url", server.base_url],
+                env={**os.environ, "GITHUB_TOKEN": "bench-token"}, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL)
+            with CorpusStore(study.corpus_path) as store:
+                assert store.db.execute("select count(*) from items").fetchone()[0] == issues
+            repo = server.repos["o/r"]
+            expected = math.ceil(len(repo.entries) / 100) + math.ceil(len(repo.comments) / 100)
+            requests.append(server.count())
+            walls.append(seconds)
+    what = f"`annotator fetch` of {issues:,} issues ({issues // 4} pull requests, 0-6 comments each)"
+    return [row("fetch", f"{what}: requests", "requests", requests, f"= {expected} (listing + comment pages)",
+                ok=all(r == expected for r in requests)),
+            row("fetch", f"{what}: spawn to exit (0.25 s pacing per request)", "s", walls)]
 
 
-def bench_sampling(folder: Path) -> list[dict]:
+def bench_sample(config: Config, folder: Path) -> list[dict]:
     from annotator.collect.corpus import CorpusStore
     from annotator.sampling.draw import SizeRule, draw_sample
     from annotator.study import Study
 
-    study = Study(folder / "sampling")
+    items = config.size(100_000, 5_000)
+    study = Study.init(folder / "sampling")
     with CorpusStore(study.corpus_path) as store:
         store.upsert_items(({
             "id": f"org{n % 50}/repo#{n}", "repo": f"org{n % 50}/repo", "number": n, "title": f"Issue {n}",
             "body": "", "state": "closed" if n % 3 else "open", "state_reason": None, "author": None,
             "labels": [], "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z",
             "closed_at": None, "url": "", "comments": [], "comment_count": 0,
-        } for n in range(1, SAMPLE_ITEMS + 1)), source="bench")
-        started = time.perf_counter()
-        drawn = draw_sample(store, study, name="bench", rule=SizeRule("cochran"), stratify="repo",
-                            where=["state=closed"], seed=1)
-        seconds = time.perf_counter() - started
-    return [{"name": f"sample: stratified Cochran sample ({len(drawn.members)}) of a "
-                     f"{SAMPLE_ITEMS:,}-item corpus, with --where",
-             "value": round(seconds, 3), "unit": "s", "target": "<= 1"}]
+        } for n in range(1, items + 1)), source="bench")
+    command, cpu, inside = [], [], []
+    for run in range(config.runs):
+        seconds, usage = timed_command([bin_path("annotator"), "sample", "--name", f"cli-{run}", "--stratify", "repo",
+                                    "--where", "state=closed", "--seed", "1", "--study", str(study.root)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        command.append(seconds)
+        cpu.append(usage.ru_utime + usage.ru_stime)
+        with CorpusStore(study.corpus_path) as store:
+            started = time.perf_counter()
+            drawn = draw_sample(store, study, name=f"inside-{run}", rule=SizeRule("cochran"), stratify="repo",
+                                where=["state=closed"], seed=1)
+            inside.append(time.perf_counter() - started)
+    what = f"stratified Cochran sample ({len(drawn.members)}) of a {items:,}-item corpus, with --where"
+    return [row("sample", f"`annotator sample`, {what}: spawn to exit", "s", command, "<= 1 s", 1,
+                note=f"its CPU time: median {median(cpu):.2f} s"),
+            row("sample", f"draw_sample alone (in-process), {what}", "s", inside, "<= 1 s", 1)]
 
 
-def run() -> list[dict]:
-    with tempfile.TemporaryDirectory() as name:
-        folder = Path(name)
-        return bench_import(folder) + bench_fetch_requests(folder) + bench_sampling(folder)
+BENCHES = {"import": bench_import, "fetch": bench_fetch, "sample": bench_sample}
 
 
-def main() -> None:
-    rows = run()
-    width = max(len(r["name"]) for r in rows)
-    print(f"{'name':<{width}}  {'measured':>14}  target")
-    for r in rows:
-        print(f"{r['name']:<{width}}  {str(r['value']) + ' ' + r['unit']:>14}  {r['target']} {r['unit']}")
-
-
-if __name__ == "__main__":
-    main()
+def run(config: Config | None = None, only: list[str] | None = None) -> list[dict]:
+    config = config or Config()
+    with tempfile.TemporaryDirectory(prefix="annotator-bench-collect-") as name:
+        return [r for key, bench in BENCHES.items() if not only or key in only for r in bench(config, Path(name))]

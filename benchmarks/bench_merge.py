@@ -1,35 +1,33 @@
 """Benchmark of merge (issue 4's target): 3 coders x 10,000 items x 40 codes, from session files.
 
-Run: python benchmarks/run.py merge (or python benchmarks/bench_merge.py).
+Run: python benchmarks/run.py --only merge
 
 Setup makes three real session files through SessionStore (the items through create/add_items);
 only the coders' labels are bulk-inserted into the labels and events tables, because recording
 120,000 labels one committed keypress at a time would take minutes and measures nothing about
 the merge. Then it measures:
 
-- merge: the sessions -> merged.db (checks, every coder's codes and memos, automatic decisions),
-  in-process, the figure the target is about;
-- report: the agreement report on the merged file (every coefficient, per code, per round,
-  at code and theme level);
-- end to end: `annotator merge --format json` as a user runs it (a fresh process: imports,
-  merge, report, printing).
+- end to end, the figure the target is about: `annotator merge --format json` as a user runs
+  it (a fresh process: imports, merge, report, printing), spawn to exit, and its peak RSS;
+- where that time goes, in-process: merge_sessions (sessions -> merged.db: checks, every
+  coder's codes and memos, automatic decisions) and the agreement report on the merged file
+  (every coefficient, per code, per round, at code and theme level).
 
 These are measurements, not tests: nothing here fails on a slow machine.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from harness import Config, bin_path, median, row, timed_command
 
 N_ITEMS = 10_000
 CODERS = ("ana", "ben", "chen")
@@ -119,69 +117,75 @@ def make_study(folder: Path, n_items: int = N_ITEMS) -> Path:
     return study.root
 
 
-def _median_run(function, runs: int) -> tuple[float, list[float]]:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times
+def agreement_report_warm(study) -> None:
+    """One report, unmeasured: the in-process figures then leave out scikit-learn's import."""
+    from annotator.agreement.merge import MergedStore
+    from annotator.agreement.report import agreement_report
+
+    merged = MergedStore(study.merged_path, readonly=True)
+    try:
+        agreement_report(merged)
+    finally:
+        merged.close()
 
 
-def _spread(values: list[float]) -> str:
-    return f"{min(values):.2f}-{max(values):.2f}" if len(values) > 1 else "-"
-
-
-def run(runs: int = 3, n_items: int = N_ITEMS) -> list[dict]:
-    from annotator.agreement.merge import merge_sessions
+def run(config: Config | None = None, only: list[str] | None = None) -> list[dict]:
+    from annotator.agreement.merge import MergedStore, merge_sessions
     from annotator.agreement.report import agreement_report
     from annotator.study import Study
 
+    config = config or Config()
+    if only and "merge" not in only:
+        return []
+    n_items = config.size(N_ITEMS, 500)
     folder = Path(tempfile.mkdtemp(prefix="annotator-bench-merge-"))
     try:
         root = make_study(folder / "study", n_items)
         study = Study(root)
         sessions = study.session_paths()
         label = f"{len(CODERS)} coders x {n_items:,} items x {THEMES * (SUBTHEMES + 1)} codes"
-
-        def merge() -> None:
+        command = [bin_path("annotator"), "merge", "--study", str(root), "--format", "json"]
+        end_to_end, cpu, peaks, merges, reports = [], [], [], [], []
+        for run_number in range(config.runs):
+            # What a user runs (the first run makes merged.db; later ones refresh it, keeping decisions).
+            out = folder / f"report-{run_number}.json"
+            with open(out, "wb") as handle:
+                seconds, usage = timed_command(command, stdout=handle, stderr=subprocess.DEVNULL)
+            assert json.loads(out.read_text()), "the merge printed no report"
+            end_to_end.append(seconds)
+            cpu.append(usage.ru_utime + usage.ru_stime)
+            peaks.append(usage.ru_maxrss / 1024)
+        imports = [sys.executable, "-c", "import annotator.cli, annotator.agreement.merge, annotator.agreement.report;"
+                   " import numpy; from sklearn.metrics import cohen_kappa_score"]
+        import_times = [timed_command(imports)[0] for _ in range(config.runs)]
+        agreement_report_warm(study)
+        for run_number in range(config.runs):
+            # Its two halves in-process (imports already paid), to say where the time goes.
+            started = time.perf_counter()
             merge_sessions(sessions, study.merged_path).close()
-
-        merge()  # first run creates merged.db; the measured runs refresh it (keeping decisions)
-        merge_median, merge_times = _median_run(merge, runs)
-
-        from annotator.agreement.merge import MergedStore
-
-        merged = MergedStore(study.merged_path, readonly=True)
-        try:
-            agreement_report(merged)  # warm: scikit-learn's import is counted in the end-to-end figure
-            report_median, report_times = _median_run(lambda: agreement_report(merged), max(1, runs - 1))
-        finally:
-            merged.close()
-
-        annotator = Path(sys.executable).parent / "annotator"
-        command = [str(annotator) if annotator.exists() else "annotator", "merge", "--study", str(root),
-                   "--format", "json"]
-
-        def end_to_end() -> None:
-            subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-        e2e_median, e2e_times = _median_run(end_to_end, max(1, runs - 1))
+            merges.append(time.perf_counter() - started)
+            merged = MergedStore(study.merged_path, readonly=True)
+            try:
+                started = time.perf_counter()
+                agreement_report(merged)
+                reports.append(time.perf_counter() - started)
+            finally:
+                merged.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     target = f"<= {TARGET_SECONDS:g} s"
     return [
-        {"name": f"merge sessions -> merged.db ({label})", "value": merge_median, "unit": "s",
-         "spread": _spread(merge_times), "target": target, "ok": merge_median <= TARGET_SECONDS},
-        {"name": f"agreement report ({label})", "value": report_median, "unit": "s",
-         "spread": _spread(report_times), "target": target, "ok": report_median <= TARGET_SECONDS},
-        {"name": f"annotator merge --format json, end to end ({label})", "value": e2e_median, "unit": "s",
-         "spread": _spread(e2e_times), "target": target, "ok": e2e_median <= TARGET_SECONDS},
+        row("merge", f"`annotator merge --format json`, spawn to exit, session files to JSON ({label})", "s",
+            end_to_end, target, TARGET_SECONDS, note=f"its CPU time: median {median(cpu):.2f} s"),
+        row("merge", f"  its peak RSS ({label})", "MB", peaks),
+        row("merge", f"  of which merge_sessions -> merged.db, in-process ({label})", "s", merges),
+        row("merge", f"  of which the agreement report, in-process ({label})", "s", reports),
+        row("merge", "  of which imports: the command's modules, numpy, scikit-learn (python -c, spawn to exit)", "s",
+            import_times),
     ]
 
 
 if __name__ == "__main__":
-    items = int(sys.argv[1]) if len(sys.argv) > 1 else N_ITEMS
-    for row in run(n_items=items):
-        print(f"{row['name']}: {row['value']:.2f} {row['unit']} (spread {row['spread']}, target {row['target']}, "
-              f"{'met' if row['ok'] else 'NOT met'})")
+    import run as runner
+
+    runner.main(["--only", "merge"] + sys.argv[1:])

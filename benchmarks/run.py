@@ -1,57 +1,117 @@
-"""Print the benchmark table: python benchmarks/run.py [coding|collect|merge ...]
+"""Print the benchmark table (`make bench`).
 
-Each bench_*.py module has run() -> list of rows {name, value, unit, spread, target, ok}.
+    python benchmarks/run.py                      every row, 5 runs each
+    python benchmarks/run.py --runs 9             more runs per row
+    python benchmarks/run.py --quick              a smoke run: small sizes, 2 runs
+    python benchmarks/run.py --only keystroke,merge
+    python benchmarks/run.py --markdown           the table as Markdown (for the README)
+    python benchmarks/run.py --json FILE          every run's value, for later comparison
+
+Rows (--only takes these ids): help, first-paint, keystroke, sql-per-key, next-item, rss
+(bench_coding.py); import, fetch, sample (bench_collect.py); merge (bench_merge.py).
+Each row shows the median over its runs and the spread (min-max over runs); rows that time
+many events in a run (keystrokes) add their percentiles over all events in the note.
+These are measurements, not tests: a slow or busy machine misses targets and fails nothing.
 """
 
 from __future__ import annotations
 
-import importlib
-import re
-import platform
+import argparse
+import json
 import os
+import platform
 import sys
+import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
 
-SUITES = ["coding", "collect", "merge"]
+from harness import Config, fmt, median, spread, verdict  # noqa: E402
+
+SUITES = {"coding": "bench_coding", "collect": "bench_collect", "merge": "bench_merge"}
+ROWS = {"help": "coding", "first-paint": "coding", "keystroke": "coding", "sql-per-key": "coding",
+        "next-item": "coding", "rss": "coding", "import": "collect", "fetch": "collect", "sample": "collect",
+        "merge": "merge"}
 
 
 def machine() -> str:
-    return f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}"
+    load = ", load %.1f %.1f %.1f" % os.getloadavg() if hasattr(os, "getloadavg") else ""
+    return (f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, "
+            f"{platform.system()} {platform.machine()}{load}")
 
 
-def met(row: dict) -> str:
-    """'yes'/'NO' from the row's own verdict, or from a numeric target (value <= target)."""
-    ok = row.get("ok")
-    bound = re.match(r"\s*(<=|=)\s*([\d.]+)", str(row.get("target", "")))
-    if ok is None and bound:  # "<= 15" or "= 51 (listing + comment pages)"
-        limit = float(bound.group(2))
-        ok = row["value"] <= limit if bound.group(1) == "<=" else row["value"] == limit
-    return "-" if ok is None else ("yes" if ok else "NO")
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="benchmarks/run.py", description=__doc__.split("\n")[0])
+    parser.add_argument("suites", nargs="*", metavar="SUITE",
+                        help=f"only these suites ({', '.join(SUITES)})")
+    parser.add_argument("--runs", type=int, help="runs per row (default 5; 2 with --quick)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: small sizes, few runs")
+    parser.add_argument("--only", action="append", default=[], metavar="ROW[,ROW]",
+                        help=f"only these rows: {', '.join(ROWS)}")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write every run's value here")
+    args = parser.parse_args(argv)
+    args.only = [name.strip() for part in args.only for name in part.split(",") if name.strip()]
+    unknown = [name for name in args.only if name not in ROWS]
+    if unknown:
+        parser.error(f"unknown row {', '.join(unknown)}; rows: {', '.join(ROWS)}")
+    if any(suite not in SUITES for suite in args.suites):
+        parser.error(f"suites: {', '.join(SUITES)}")
+    if args.runs is not None and args.runs < 1:
+        parser.error("--runs must be at least 1")
+    return args
 
 
-def main(argv: list[str]) -> None:
+def shown(r: dict) -> tuple[str, str]:
+    values = r["values"]
+    if not values:
+        return "-", "-"
+    return f"{fmt(median(values))} {r['unit']}", spread(values)
+
+
+def print_table(rows: list[dict], title: str, markdown: bool) -> None:
+    if markdown:
+        print(f"<!-- {title} -->")
+        print("| what | median | spread (min-max) | runs | also | target | met |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        for r in rows:
+            value, width = shown(r)
+            print(f"| {r['name'].strip()} | {value} | {width} | {len(r['values'])} | {r['note']} | {r['target']} "
+                  f"| {verdict(r)} |")
+        return
     from rich.console import Console
     from rich.table import Table
 
-    suites = argv or SUITES
-    table = Table(title=f"annotator benchmarks ({machine()})")
-    for column in ("suite", "what", "median", "spread", "target", "met"):
-        table.add_column(column)
+    table = Table(title=title, show_lines=False)
+    for column in ("what", "median", "spread", "runs", "also", "target", "met"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        value, width = shown(r)
+        table.add_row(r["name"], value, width, str(len(r["values"])), r["note"], r["target"], verdict(r))
+    Console(width=max(120, Console().width)).print(table)
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
+    config = Config(runs=args.runs or (2 if args.quick else 5), quick=args.quick)
+    suites = args.suites or list(SUITES)
+    if args.only:
+        suites = [s for s in suites if any(ROWS[name] == s for name in args.only)]
+    started = time.time()
+    title = f"annotator benchmarks ({machine()}; {config.runs} runs a row{'; --quick sizes' if config.quick else ''})"
+    rows: list[dict] = []
     for suite in suites:
-        try:
-            module = importlib.import_module(f"bench_{suite}")
-        except ModuleNotFoundError:
-            continue
-        for row in module.run():
-            value = row["value"]
-            shown = f"{value:.3g} {row['unit']}" if isinstance(value, float) else f"{value} {row['unit']}"
-            table.add_row(suite, row["name"], shown, str(row.get("spread", "-")), str(row.get("target", "")),
-                          met(row))
-    Console().print(table)
+        module = __import__(SUITES[suite])
+        rows += module.run(config, only=args.only or None)
+    title += f"; took {time.time() - started:.0f} s"
+    print_table(rows, title, args.markdown)
+    if args.json:
+        args.json.write_text(json.dumps({"machine": machine(), "runs": config.runs, "quick": config.quick,
+                                         "rows": rows}, indent=1), encoding="utf-8")
+    return 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))
