@@ -105,7 +105,8 @@ def make_study(folder: Path, n_items: int = N_ITEMS) -> Path:
             labels = coder_labels(items, index)
             with store.db.atomic():  # setup only: what 120,000 keypresses would have written
                 store.db.conn.executemany(
-                    "insert into labels (item_id, dimension, code, coder, at, codebook_version) values (?, ?, ?, ?, ?, 1)",
+                    "insert into labels (item_id, dimension, code, coder, at, codebook_version)"
+                    " values (?, ?, ?, ?, ?, 1)",
                     [(i, d, c, coder, at) for i, d, c in labels])
                 store.db.conn.executemany(
                     "insert into events (action, at, coder, item_id, kind, dimension, code, value, previous)"

@@ -2,7 +2,8 @@
 
 A row is a dict: id, name, unit, values (one number per run), target (text), limit (a number the
 median must not exceed, or None), note (extra figures such as p95/p99), ok (overrides the
-limit check when given). run.py turns the values into a median and a spread.
+limit check when given), load (the machine's load average when it was measured). run.py turns
+the values into a median and a spread.
 """
 
 from __future__ import annotations
@@ -56,8 +57,10 @@ def spread(values: list[float]) -> str:
 
 def row(id: str, name: str, unit: str, values: list[float], target: str = "", limit: float | None = None,
         note: str = "", ok: bool | None = None) -> dict:
+    # The machine's 1-minute load average as the row finishes: on a shared machine, how busy it was.
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return {"id": id, "name": name, "unit": unit, "values": list(values), "target": target, "limit": limit,
-            "note": note, "ok": ok}
+            "note": note, "ok": ok, "load": load}
 
 
 def verdict(r: dict) -> str:

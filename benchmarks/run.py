@@ -10,7 +10,8 @@
 Rows (--only takes these ids): help, first-paint, keystroke, sql-per-key, next-item, rss
 (bench_coding.py); import, fetch, sample (bench_collect.py); merge (bench_merge.py).
 Each row shows the median over its runs and the spread (min-max over runs); rows that time
-many events in a run (keystrokes) add their percentiles over all events in the note.
+many events in a run (keystrokes) add their percentiles over all events in the note; "load"
+is the machine's 1-minute load average as the row finished (a busy machine slows wall times).
 These are measurements, not tests: a slow or busy machine misses targets and fails nothing.
 """
 
@@ -37,9 +38,16 @@ ROWS = {"help": "coding", "first-paint": "coding", "keystroke": "coding", "sql-p
 
 
 def machine() -> str:
-    load = ", load %.1f %.1f %.1f" % os.getloadavg() if hasattr(os, "getloadavg") else ""
     return (f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, "
-            f"{platform.system()} {platform.machine()}{load}")
+            f"{platform.system()} {platform.machine()}")
+
+
+def load() -> str:
+    return "%.1f" % os.getloadavg()[0] if hasattr(os, "getloadavg") else "?"
+
+
+def row_load(r: dict) -> str:
+    return "-" if r.get("load") is None else f"{r['load']:.1f}"
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -74,22 +82,23 @@ def shown(r: dict) -> tuple[str, str]:
 def print_table(rows: list[dict], title: str, markdown: bool) -> None:
     if markdown:
         print(f"<!-- {title} -->")
-        print("| what | median | spread (min-max) | runs | also | target | met |")
-        print("| --- | --- | --- | --- | --- | --- | --- |")
+        print("| what | median | spread (min-max) | runs | also | target | met | load |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
         for r in rows:
             value, width = shown(r)
             print(f"| {r['name'].strip()} | {value} | {width} | {len(r['values'])} | {r['note']} | {r['target']} "
-                  f"| {verdict(r)} |")
+                  f"| {verdict(r)} | {row_load(r)} |")
         return
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title, show_lines=False)
-    for column in ("what", "median", "spread", "runs", "also", "target", "met"):
+    for column in ("what", "median", "spread", "runs", "also", "target", "met", "load"):
         table.add_column(column, overflow="fold")
     for r in rows:
         value, width = shown(r)
-        table.add_row(r["name"], value, width, str(len(r["values"])), r["note"], r["target"], verdict(r))
+        table.add_row(r["name"], value, width, str(len(r["values"])), r["note"], r["target"], verdict(r),
+                      row_load(r))
     Console(width=max(120, Console().width)).print(table)
 
 
@@ -100,12 +109,13 @@ def main(argv: list[str]) -> int:
     if args.only:
         suites = [s for s in suites if any(ROWS[name] == s for name in args.only)]
     started = time.time()
-    title = f"annotator benchmarks ({machine()}; {config.runs} runs a row{'; --quick sizes' if config.quick else ''})"
+    title = f"annotator benchmarks ({machine()}; {config.runs} runs a row{'; --quick sizes' if config.quick else ''}"
+    title += f"; load average {load()} at the start"
     rows: list[dict] = []
     for suite in suites:
         module = __import__(SUITES[suite])
         rows += module.run(config, only=args.only or None)
-    title += f"; took {time.time() - started:.0f} s"
+    title += f", {load()} at the end; took {time.time() - started:.0f} s)"
     print_table(rows, title, args.markdown)
     if args.json:
         args.json.write_text(json.dumps({"machine": machine(), "runs": config.runs, "quick": config.quick,
