@@ -7,13 +7,17 @@ need them so that ``annotator --help`` starts fast (see benchmarks/).
 
 from __future__ import annotations
 
+import errno
 import os
+import sys
 from pathlib import Path
 
 import click
 
 from annotator import __version__
 from annotator.errors import UserError
+from annotator.secrets import scrub_secrets
+from annotator.textsafe import clean, clean_line
 
 
 class AnnotatorGroup(click.Group):
@@ -23,11 +27,62 @@ class AnnotatorGroup(click.Group):
         try:
             return super().invoke(ctx)
         except UserError as error:
-            click.echo(f"annotator: {error}", err=True)
+            # messages quote what the user gave (paths, names, codebook text): no escape sequences
+            click.echo(f"annotator: {scrub_secrets(clean(str(error)))}", err=True)
             ctx.exit(UserError.exit_code)
         except KeyboardInterrupt:
             click.echo("annotator: interrupted; everything saved so far is kept.", err=True)
             ctx.exit(130)
+        except OSError as error:
+            if not _is_output_error(error):
+                raise
+            ctx.exit(_output_failed(error))
+
+
+def _output_failed(error: OSError) -> int:
+    """`annotator merge > /dev/full`, or `| head` that closed early: the output is lost, and
+    saying nothing with exit status 0 would pass it off as written. Returns the exit status."""
+    _silence_stdout()
+    if error.errno == errno.EPIPE:
+        return 141  # as a shell reports a process ended by SIGPIPE
+    click.echo(f"annotator: cannot write the output ({error.strerror}); "
+               "whatever the command saved to the study is kept.", err=True)
+    return UserError.exit_code
+
+
+def _is_output_error(error: OSError) -> bool:
+    """An error writing to stdout (full, closed pipe, I/O error), not to a file of the study."""
+    if error.errno not in (errno.ENOSPC, errno.EPIPE, errno.EIO, getattr(errno, "EDQUOT", -1)):
+        return False
+    if error.filename is not None:  # a named file: the command's own write
+        return False
+    try:
+        sys.stdout.flush()
+    except OSError:
+        return True
+    return isinstance(error, BrokenPipeError) or _flush_failed(error)
+
+
+def _flush_failed(error: OSError) -> bool:
+    # click.echo flushes after each write; an OSError without a file name from there is stdout's
+    import traceback
+
+    return any(frame.filename.endswith(("click/utils.py", "rich/console.py", "rich/file_proxy.py"))
+               for frame in traceback.extract_tb(error.__traceback__))
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that Python's own flush at exit does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real stdout (CliRunner): nothing to silence
+        pass
+
+
+# Seeds are stored in SQLite INTEGER columns: 64-bit signed.
+SEED = click.IntRange(-(2**63), 2**63 - 1)
 
 
 def study_option(func):
@@ -73,8 +128,32 @@ def cli():
     """
 
 
-def main():  # console-script entry point
-    cli(prog_name="annotator")
+def main(args: list[str] | None = None) -> None:  # console-script entry point
+    """Run the CLI with a last-resort net: an unexpected exception is one line, never a traceback.
+
+    Every known failure is a UserError (exit 2) raised at its cause; this net only catches what
+    nobody foresaw. The traceback goes to a log file (see ``annotator.crashlog``), exit status 1.
+    """
+    try:
+        cli(args=args, prog_name="annotator")
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:  # raised outside a command (while click parses, say)
+        click.echo("annotator: interrupted.", err=True)
+        sys.exit(130)
+    except OSError as error:
+        if not _is_output_error(error):  # not stdout's: the last resort below
+            _last_resort(error, args)
+        sys.exit(_output_failed(error))  # --help > /dev/full, before any command runs
+    except Exception as error:  # noqa: BLE001 - the last resort, by design
+        _last_resort(error, args)
+
+
+def _last_resort(error: Exception, args: list[str] | None) -> None:
+    from annotator.crashlog import report_crash
+
+    click.echo(report_crash(error, args if args is not None else sys.argv[1:]), err=True)
+    sys.exit(1)
 
 
 # --- study, codebook and coding commands ---
@@ -199,10 +278,29 @@ def _run_changes(study_dir: Path, changes, coder: str | None, dry_run: bool, ski
     from annotator.agreement.follow_codebook import apply_with_decisions
     from annotator.render.codebook_changes import applied_lines
 
-    applied = apply_with_decisions(study_dir, changes, by=coder or getpass.getuser(), dry_run=dry_run,
-                                   skip_locked=skip_locked)
+    for change in changes:  # the reason is kept in the changelog and printed back
+        change.why = clean(change.why)
+
+    with _sync_hint_on_interrupt():
+        applied = apply_with_decisions(study_dir, changes, by=coder or getpass.getuser(), dry_run=dry_run,
+                                       skip_locked=skip_locked)
     for line in applied_lines(applied):
         click.echo(line)
+
+
+class _sync_hint_on_interrupt:
+    """Ctrl-C while a codebook change is carried into the sessions: say how to finish the job."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        if kind is not None and issubclass(kind, KeyboardInterrupt):
+            click.echo("annotator: interrupted while the codebook change was carried into the sessions. "
+                       "What was saved is kept; some sessions may still have the older codebook: run "
+                       "`annotator taxonomy sync` to bring every session up to date.", err=True)
+            click.get_current_context().exit(130)
+        return False
 
 
 @taxonomy_group.command("rename")
@@ -216,7 +314,8 @@ def taxonomy_rename(code, new_id, name, key, why, study_dir, coder, dry_run, ski
     """Rename a code (CODE or DIMENSION/CODE): its id, name and/or key."""
     from annotator.codebook.changes import Change
 
-    _run_changes(study_dir, [Change("rename", code, why, new_id=new_id or "", name=name or "", key=key or "")],
+    name, why = clean(name or ""), clean(why)  # typed text goes into taxonomy.yaml: no escape sequences
+    _run_changes(study_dir, [Change("rename", code, why, new_id=new_id or "", name=name, key=key or "")],
                  coder, dry_run, skip_locked)
 
 
@@ -293,7 +392,9 @@ def taxonomy_add(code, name, parent, key, definition, include, exclude, example,
     """Add a code to the codebook (and to every session's codebook)."""
     from annotator.codebook.changes import Change
 
-    texts = {"definition": definition, "include": include, "exclude": exclude, "example": example}
+    texts = {"definition": clean(definition), "include": clean(include), "exclude": clean(exclude),
+             "example": clean(example)}
+    name, why = clean(name), clean(why)
     _run_changes(study_dir, [Change("add", code, why, name=name, parent=parent or "", key=key or "", texts=texts)],
                  coder, dry_run, skip_locked)
 
@@ -309,7 +410,12 @@ def taxonomy_apply(changes_file, study_dir, coder, dry_run, skip_locked):
     """
     from annotator.codebook.changes import parse_changes
 
-    changes = parse_changes(changes_file.read_text(encoding="utf-8"), str(changes_file), changes_file.parent)
+    try:
+        text = changes_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"{changes_file}: cannot read the changes file ({type(error).__name__}); "
+                        "it should be YAML text in UTF-8.") from None
+    changes = parse_changes(text, str(changes_file), changes_file.parent)
     _run_changes(study_dir, changes, coder, dry_run, skip_locked)
 
 
@@ -349,8 +455,9 @@ def taxonomy_pull(sessions, study_dir, coder, dry_run, skip_locked):
     from annotator.render.codebook_changes import pulled_lines
     from annotator.revision.proposals import pull_proposed
 
-    pulled = pull_proposed(study_dir, list(sessions) or None, by=coder or getpass.getuser(), dry_run=dry_run,
-                           skip_locked=skip_locked)
+    with _sync_hint_on_interrupt():
+        pulled = pull_proposed(study_dir, list(sessions) or None, by=coder or getpass.getuser(),
+                               dry_run=dry_run, skip_locked=skip_locked)
     if pulled.applied is not None:  # merged.db's codebook takes the new codes too
         from annotator.agreement.follow_codebook import follow_applied
         from annotator.study import Study
@@ -370,14 +477,16 @@ def taxonomy_doc(out_file, study_dir):
     Definitions, include/exclude criteria, examples, how often each code was used so far,
     and the recorded changes.
     """
-    from annotator.files import write_atomic
+    from annotator.files import check_target, write_atomic
     from annotator.render.codebook_doc import render_doc
 
+    if out_file is not None:
+        check_target(out_file)  # refuse a device, pipe or link before the work
     text = render_doc(study_dir)
     if out_file is None:
         click.echo(text)
     else:
-        write_atomic(out_file, text)
+        write_atomic(out_file, text)  # whole or not at all, even on a full disk
         click.echo(f"wrote {out_file}")
 
 
@@ -422,9 +531,22 @@ def code_command(study_dir: Path, coder: str | None, session_file: Path | None):
     from annotator.coding.open import open_coder_session
 
     store = open_coder_session(study_dir, coder, session_file)
+    _require_terminal(store, "code")
     from annotator.tui.run import run_coding_tui  # only once the session is open: a refusal stays fast
 
     run_coding_tui(store)
+
+
+def _require_terminal(store, command: str) -> None:
+    """The coding screen needs a terminal both ways; without one it would wait forever for keys."""
+    missing = [name for name, stream in (("input", sys.stdin), ("output", sys.stdout))
+               if not (hasattr(stream, "isatty") and stream.isatty())]
+    if missing:
+        if store is not None:
+            store.close()
+        raise UserError(f"`annotator {command}` needs a terminal, and its {' and '.join(missing)} "
+                        f"{'is' if len(missing) == 1 else 'are'} not one (a pipe, a file or a script). Run it in "
+                        "a terminal; over SSH use `ssh -t HOST annotator ...`. Nothing was changed.")
 
 
 @cli.command("demo")
@@ -444,6 +566,7 @@ def demo_command(directory: Path | None, coder: str | None, reset: bool, no_open
         click.echo(str(study.root))
         return
     store = open_coder_session(study.root, coder or "you", None)
+    _require_terminal(store, "demo")
     from annotator.tui.run import run_coding_tui
 
     run_coding_tui(store)
@@ -458,7 +581,7 @@ def demo_command(directory: Path | None, coder: str | None, reset: bool, no_open
               help="Round sizes in draw order, e.g. 100,100,rest.")
 @click.option("--overlap", default=None,
               help="Per round: 'all' (everyone codes it) or the share double coded, e.g. all,all,0.2.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for who double codes what.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed for who double codes what.")
 def assign_command(sample: str, study_dir: Path, coders: str, rounds: str, overlap: str | None, seed: int):
     """Give coders blind sessions of a sample, in rounds."""
     from annotator.sampling.assign import assign_sample
@@ -494,6 +617,11 @@ def _corpus(study_dir: Path, *, must_exist: bool = False):
 
 
 def _github_token(token_file: Path | None) -> str | None:
+    """The token from --token-file or $GITHUB_TOKEN, checked at once (never echoed)."""
+    import re
+
+    from annotator.secrets import remember_secret
+
     if token_file is not None:
         try:
             token = token_file.read_text(encoding="utf-8").strip()
@@ -501,8 +629,19 @@ def _github_token(token_file: Path | None) -> str | None:
             raise UserError(f"{token_file}: cannot read the token file ({type(error).__name__}).")
         if not token:
             raise UserError(f"{token_file}: the token file is empty.")
-        return token
-    return os.environ.get("GITHUB_TOKEN", "").strip() or None
+        where = str(token_file)
+    else:
+        token = os.environ.get("GITHUB_TOKEN", "").strip()
+        if not token:
+            return None
+        where = "GITHUB_TOKEN"
+    remember_secret(token)
+    # A header value cannot hold spaces, line breaks or non-ASCII; requests would fail on every
+    # request, which looks like a dropped connection and is retried for a minute.
+    if not re.fullmatch(r"[\x21-\x7e]+", token):
+        raise UserError(f"{where}: not a token (it holds spaces, several lines or non-ASCII characters); "
+                        "it should hold only the token, e.g. ghp_... or github_pat_... on one line.")
+    return token
 
 
 @cli.command("fetch")
@@ -525,11 +664,16 @@ def fetch_command(repos, since, state, no_comments, api_url, max_wait, token_fil
     Resumable and incremental: run the same command again to continue an interrupted fetch or
     to get what changed since the last one.
     """
-    from annotator.collect.github import FetchOptions, fetch_repos, parse_repo, parse_since
+    from annotator.collect.github import FetchOptions, fetch_repos, parse_api_url, parse_repo, parse_since
     from annotator.render.fetch import RichReporter
+    from annotator.secrets import remember_secret
 
+    if max_wait != max_wait:  # NaN passes FloatRange
+        raise UserError("--max-wait must be a number of seconds, not nan.")
+    api_url, url_token = parse_api_url(api_url)
+    remember_secret(url_token)
     names = list(dict.fromkeys(parse_repo(r) for r in repos))
-    options = FetchOptions(api_url=api_url.rstrip("/"), token=_github_token(token_file), state=state,
+    options = FetchOptions(api_url=api_url, token=_github_token(token_file) or url_token, state=state,
                            since=parse_since(since), with_comments=not no_comments, full=full,
                            max_wait=max_wait)
     if options.token is None:
@@ -634,7 +778,7 @@ def corpus_command(study_dir):
 @click.option("--where", "where", multiple=True, metavar="FIELD OP VALUE",
               help="Keep items matching, e.g. state=closed, repo=o/r, created_at>=2024-01-01, "
                    "label=bug, text~tokenizer, final:relevance=ptm. Repeat: all must hold.")
-@click.option("--seed", type=int, help="Random seed (default: a new one, printed and stored).")
+@click.option("--seed", type=SEED, help="Random seed (default: a new one, printed and stored).")
 @click.option("--top-up", "top_up_name", metavar="NAME",
               help="Replace the members of sample NAME that the coders found irrelevant.")
 @click.option("--irrelevant", "irrelevant_file", type=click.Path(dir_okay=False, path_type=Path),
@@ -651,6 +795,9 @@ def sample_command(name, confidence, margin, size, take_all, stratify, where, se
     from annotator.study import Study
 
     study = Study(study_dir)
+    if name is not None and (clean_line(name) != name or not name.strip() or len(name) > 100):
+        raise UserError("--name: a sample name is 1 to 100 characters, without control characters "
+                        "(it is printed and kept in corpus.db).")
     if top_up_name:
         if any([name, confidence, margin, size, take_all, stratify, where, seed is not None]):
             raise UserError("--top-up takes no sampling options: the sample keeps its own.")
@@ -765,6 +912,8 @@ def report_command(study_arg, study_dir, out_dir, include_not_planned, unit, no_
     """
     from annotator.render.study_report_files import run_report
 
+    if out_dir is not None:
+        _check_out_folder(out_dir)
     run_report(_analysis_study(study_arg, study_dir), out_dir,
                include_not_planned=include_not_planned, unit=unit, figures=not no_figures,
                thematic=thematic, screening=screening, relevant=relevant,
@@ -832,6 +981,7 @@ def merge_command(sessions, study_dir, out_path, fmt, allow_mismatch, no_auto_ag
         if not sessions:
             raise UserError(f"{study.sessions_dir}: no session files to merge yet (code with `annotator code`).")
     out = out_path or study.merged_path
+    _check_out_file(out)
     merged = merge_sessions(sessions, out, allow_mismatch=allow_mismatch, auto_agree=not no_auto_agree)
     try:
         report = agreement_report(merged)
@@ -945,7 +1095,33 @@ def reconcile_command(merged_file, study_dir, decided_by, include_all, no_auto_a
         return
     from annotator.tui.reconcile import run_reconcile_tui
 
+    _require_terminal(None, "reconcile")
     run_reconcile_tui(path, decided_by=decided_by, include_all=include_all, auto_agree=not no_auto_agree)
+
+
+def _blocking_file(path: Path) -> Path | None:
+    """The first existing part of ``path``'s folders that is not a folder, if any."""
+    for parent in [*reversed(path.parents)]:
+        if parent.exists() and not parent.is_dir():
+            return parent
+    return None
+
+
+def _check_out_file(path: Path) -> None:
+    """A database to write: refused when a folder on its way is a file, or it is a device or pipe."""
+    import stat
+
+    blocker = _blocking_file(path)
+    if blocker is not None:
+        raise UserError(f"{path}: {blocker} is a file, not a folder; choose another path.")
+    if path.exists() and not stat.S_ISREG(path.stat().st_mode):
+        raise UserError(f"{path} is not a regular file (a device, a pipe or a folder); choose another path.")
+
+
+def _check_out_folder(path: Path) -> None:
+    blocker = _blocking_file(path / "x")
+    if blocker is not None:
+        raise UserError(f"{path}: {blocker} is a file, not a folder; choose another folder.")
 
 
 def _login_name() -> str | None:

@@ -13,6 +13,7 @@ folder.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 from collections.abc import Iterator
@@ -21,18 +22,41 @@ from pathlib import Path
 from annotator.errors import UserError
 
 
+def os_error_message(path: Path | str, error: OSError) -> str:
+    """What went wrong writing ``path``, one message per kind of OSError, and what to do."""
+    code = error.errno
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        why = "the disk is full (or over quota); nothing was written. Free some space and run it again."
+    elif code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        why = f"not allowed to write here ({error.strerror}); choose a writable folder."
+    elif code in (errno.ENOTDIR, errno.EEXIST):
+        why = "a part of this path is a file, not a folder; choose another path."
+    elif code == errno.ENAMETOOLONG:
+        return f"{str(path)[:80]}...: cannot write: the path is too long."
+    elif code == errno.EIO:
+        why = "input/output error from the disk; check the disk, then run it again."
+    else:
+        why = f"{error.strerror or error}; check the folder exists, is writable and the disk has room."
+    return f"{path}: cannot write: {why}"
+
+
+def check_target(path: Path) -> None:
+    """Refuse, before any work, a path that exists and is not a regular file."""
+    _check_target(Path(path))
+
+
 def _check_target(path: Path) -> None:
     try:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
         return
     except OSError as error:
-        raise UserError(f"{path}: cannot write ({error.strerror}).") from error
+        raise UserError(os_error_message(path, error)) from error
     if stat.S_ISLNK(mode):
         raise UserError(f"{path} is a symbolic link: annotator writes its files whole and would replace "
                         "the link itself; write to the file it points to, or remove the link.")
     if not stat.S_ISREG(mode):
-        what = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a device or a pipe)"
+        what = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a device, a pipe or a socket)"
         raise UserError(f"{path} is {what}; annotator only writes regular files. Choose another path.")
 
 
@@ -65,8 +89,7 @@ def replacing(path: Path | str) -> Iterator[Path]:
         _check_target(path)  # nothing became a link or a pipe while we wrote
         os.replace(temporary, path)
     except OSError as error:
-        raise UserError(f"{path}: cannot write ({error.strerror}); check the folder exists, is "
-                        "writable and the disk has room.") from error
+        raise UserError(os_error_message(path, error)) from error
     finally:
         with contextlib.suppress(OSError):  # gone already, or the folder never existed
             temporary.unlink()

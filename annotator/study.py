@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from annotator.errors import UserError
-from annotator.files import write_atomic
+from annotator.files import os_error_message, write_atomic
 
 CODER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -29,7 +29,7 @@ def default_taxonomy_text() -> str:
 def check_coder_name(coder: str | None) -> str:
     if not coder:
         raise UserError("no coder given: pass --coder NAME (or set ANNOTATOR_CODER).")
-    if not CODER_NAME.match(coder):
+    if not CODER_NAME.fullmatch(coder):  # fullmatch: '$' would let "zed\n" through
         raise UserError(
             f"coder name {coder!r} is not usable as a file name: use letters, digits, '.', '_' or '-'."
         )
@@ -92,15 +92,21 @@ class Study:
     @classmethod
     def init(cls, root: Path) -> "Study":
         """Scaffold a study folder with the default codebook; never overwrites anything."""
-        root.mkdir(parents=True, exist_ok=True)
         study = cls(root)
-        study.check_sessions_dir()
-        if not study.taxonomy_path.exists():
-            write_atomic(study.taxonomy_path, default_taxonomy_text())
-        study.sessions_dir.mkdir(exist_ok=True)
-        readme = study.sessions_dir / "README.md"
-        if not readme.exists():
-            write_atomic(readme, SESSIONS_README)
+        try:
+            if root.exists() and not root.is_dir():
+                raise UserError(f"{root} is a file, not a folder: choose another place for the study.")
+            study.check_sessions_dir()
+            root.mkdir(parents=True, exist_ok=True)
+            # each file whole or not at all: a full disk leaves no half codebook behind
+            if not study.taxonomy_path.exists():
+                write_atomic(study.taxonomy_path, default_taxonomy_text())
+            study.sessions_dir.mkdir(exist_ok=True)
+            readme = study.sessions_dir / "README.md"
+            if not readme.exists():
+                write_atomic(readme, SESSIONS_README)
+        except OSError as error:
+            raise UserError(os_error_message(error.filename or root, error)) from None
         return study
 
 

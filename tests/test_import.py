@@ -201,8 +201,10 @@ def test_csv_with_repo_and_number_columns_and_a_bom(tmp_path, store):
 def test_csv_without_the_required_columns(tmp_path, store):
     path = tmp_path / "issues.csv"
     path.write_text("name,text\nx,y\n")
-    [report] = import_files(store, [path])
-    assert report.problems and report.problems[0].startswith(f"{path}:1: the header must name 'title'")
+    # a file of which nothing is usable is refused as a whole (exit 2), no longer skipped row by row
+    with pytest.raises(UserError) as refused:
+        import_files(store, [path])
+    assert str(refused.value).startswith(f"{path}:1: the header must name 'title'")
 
 
 # --- bad input: reported with FILE:LINE, never a traceback ------------------------------------

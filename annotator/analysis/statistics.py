@@ -9,7 +9,8 @@ or made of ties. When a test cannot be run the result says ``"computed": False``
 The tests are the usual ones in empirical software engineering:
 - two groups: Mann-Whitney U, two-sided (scipy.stats.mannwhitneyu), with Cliff's delta;
 - several groups: Kruskal-Wallis H (scipy.stats.kruskal), then Dunn's post-hoc test with Holm's
-  correction (scikit_posthocs.posthoc_dunn), with Cliff's delta for each pair.
+  correction (``dunn_holm``, checked against scikit-posthocs in the tests), with Cliff's delta for
+  each pair.
 
 Cliff's delta bands follow Romano et al. (2006): |d| < 0.147 negligible, < 0.33 small,
 < 0.474 medium, otherwise large.
@@ -18,7 +19,7 @@ Counting convention: an item coded with several codes (multi-label) counts once 
 codes, so per-code counts and shares of items can add up to more than the number of items and
 more than 100%. Shares of instances always add up to 100%.
 
-scipy, scikit_posthocs, numpy and pandas are imported inside the functions that need them so
+scipy and numpy are imported inside the functions that need them so
 that importing this module (and ``annotator --help``) stays fast.
 """
 
@@ -191,8 +192,6 @@ def compare_groups(groups: Mapping[str, Iterable[Any]]) -> dict:
     if len({v for name in usable for v in data[name]}) == 1:
         result["reason"] = "all values are identical; there is nothing to rank"
         return result
-    import pandas as pd
-    import scikit_posthocs
     from scipy.stats import kruskal
 
     test = kruskal(*(data[name] for name in usable))
@@ -202,22 +201,50 @@ def compare_groups(groups: Mapping[str, Iterable[Any]]) -> dict:
         return result
     result.update(computed=True, H=h, df=len(usable) - 1, p=p)
 
-    # Long format with the names as labels, so the p-value matrix is indexed by group name.
-    frame = pd.DataFrame(
-        [(name, value) for name in usable for value in data[name]], columns=["group", "value"]
-    )
-    matrix = scikit_posthocs.posthoc_dunn(frame, val_col="value", group_col="group",
-                                          p_adjust="holm")
-    for a, b in combinations(usable, 2):
+    adjusted = dunn_holm([data[name] for name in usable])
+    for (i, a), (j, b) in combinations(enumerate(usable), 2):
         delta = cliffs_delta(data[a], data[b])
         result["posthoc"]["pairs"].append({
             "a": a,
             "b": b,
-            "p_adj": _number(matrix.loc[a, b]),
+            "p_adj": _number(adjusted[(i, j)]),
             "cliffs_delta": delta,
             "band": cliffs_band(delta),
         })
     return result
+
+
+def dunn_holm(groups: list[list[float]]) -> dict[tuple[int, int], float]:
+    """Dunn's (1964) test for every pair of groups, p-values Holm-adjusted: {(i, j): p}, i < j.
+
+    Ranks over all values (ties get their mean rank), z = (R_i - R_j) / sqrt(S (1/n_i + 1/n_j))
+    with S = N(N+1)/12 - sum(t^3 - t) / (12 (N - 1)) over tied groups of size t; two-sided p.
+    The same as scikit-posthocs' posthoc_dunn(p_adjust="holm"), which the tests use as the
+    reference, without pandas, statsmodels and seaborn in the coder's install.
+    """
+    import numpy as np
+    from scipy.stats import norm, rankdata
+
+    values = np.concatenate([np.asarray(g, dtype=float) for g in groups])
+    ranks = rankdata(values)
+    n = len(values)
+    _, ties = np.unique(values, return_counts=True)
+    spread = n * (n + 1) / 12 - float(np.sum(ties**3 - ties)) / (12 * (n - 1))
+    means, sizes, start = [], [], 0
+    for group in groups:
+        means.append(float(np.mean(ranks[start:start + len(group)])))
+        sizes.append(len(group))
+        start += len(group)
+    pairs = list(combinations(range(len(groups)), 2))
+    raw = [2 * float(norm.sf(abs(means[i] - means[j]) / math.sqrt(spread * (1 / sizes[i] + 1 / sizes[j]))))
+           for i, j in pairs]
+    # Holm: the k-th smallest p times (m - k + 1), kept non-decreasing, capped at 1
+    order = sorted(range(len(raw)), key=raw.__getitem__)
+    adjusted, running = [0.0] * len(raw), 0.0
+    for position, index in enumerate(order):
+        running = max(running, min(1.0, (len(raw) - position) * raw[index]))
+        adjusted[index] = running
+    return dict(zip(pairs, adjusted))
 
 
 # -- frequencies ---------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from annotator.codebook.document import round_trip_yaml
 from annotator.errors import UserError
@@ -68,6 +69,27 @@ _FIELDS = {
 }
 
 
+def _load_plain_yaml(text: str, source: str) -> Any:
+    """A changes file or an item mapping: YAML without aliases, not nested hundreds deep."""
+    from ruamel.yaml.error import YAMLError
+
+    from annotator.codebook.model import shared_node, yaml_line
+
+    try:
+        data = round_trip_yaml().load(text)
+    except RecursionError:
+        raise UserError(f"{source}:1: lists or mappings nested too deeply; is this the right file?") from None
+    except YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        raise UserError(f"{source}:{(mark.line + 1) if mark else 1}: not valid YAML: "
+                        f"{getattr(error, 'problem', error)}") from None
+    node = shared_node(data)
+    if node is not None:  # an alias is copied out into the changelog: a "billion laughs" file
+        raise UserError(f"{source}:{yaml_line(node)}: a YAML alias (*name) or merge key (<<) repeats a part "
+                        "of the file; write each entry out in full.")
+    return data
+
+
 def parse_changes(text: str, source: str, base_dir: Path | None = None) -> list[Change]:
     """Read a CHANGES.yaml: a list (or `changes:` list) of mappings, each with one kind key.
 
@@ -90,13 +112,7 @@ def parse_changes(text: str, source: str, base_dir: Path | None = None) -> list[
           parent: usage
           definition: ...
     """
-    from ruamel.yaml.error import YAMLError
-
-    try:
-        data = round_trip_yaml().load(text)
-    except YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        raise UserError(f"{source}:{(mark.line + 1) if mark else 1}: not valid YAML: {getattr(error, 'problem', error)}")
+    data = _load_plain_yaml(text, source)
     if isinstance(data, dict) and "changes" in data:
         data = data["changes"]
     if not isinstance(data, list) or not data:
@@ -190,7 +206,7 @@ def read_item_mapping(path: Path) -> dict[str, list[str]]:
         raise UserError(f"{path}: cannot read the item mapping ({type(error).__name__}).")
     mapping: dict[str, list[str]] = {}
     if path.suffix.lower() in (".yaml", ".yml", ".json"):
-        data = round_trip_yaml().load(text) or {}
+        data = _load_plain_yaml(text, str(path)) or {}
         if not isinstance(data, dict):
             raise UserError(f"{path}:1: expected a mapping 'owner/repo#N: code'.")
         for item, codes in data.items():

@@ -27,6 +27,7 @@ from annotator.errors import UserError
 # screen is built from, so the check and the screen cannot drift apart.
 from annotator.keymap import RESERVED_CHARACTERS as _RESERVED_CHARACTERS
 from annotator.keymap import RESERVED_KEYS  # noqa: F401  (re-exported for older imports)
+from annotator.textsafe import clean
 
 MAX_DEPTH = 3
 _NO_CODES: frozenset[str] = frozenset()
@@ -191,7 +192,8 @@ def _text_field(node: dict, name: str, problems: _Problems, what: str, required:
     if not isinstance(value, (str, int, float)) or isinstance(value, bool):
         problems.add(_line(node, name), f"{what}: '{name}' must be text")
         return ""
-    text = str(value).strip()
+    # YAML escapes ("\e]0;title\a") would reach the terminal through show, check and doc
+    text = clean(str(value)).strip()
     if required and not text:
         problems.add(_line(node, name), f"{what} has an empty '{name}'")
     return text
@@ -222,6 +224,9 @@ def parse_codebook(text: str, source: str = "taxonomy.yaml", *, check_names: boo
     problems = _Problems(source)
     try:
         data = _yaml().load(text)
+    except RecursionError:
+        problems.add(None, f"not a codebook: lists or mappings nested too deeply (codes nest at most {MAX_DEPTH} levels)")
+        raise UserError(f"{source} is not a valid codebook:", problems=problems.lines) from None
     except MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         message = " ".join(str(part) for part in (error.context, error.problem) if part)
@@ -238,7 +243,42 @@ def parse_codebook(text: str, source: str = "taxonomy.yaml", *, check_names: boo
         problems.add(None, f"not valid YAML: {error}")
         raise UserError(f"{source} is not a valid codebook:", problems=problems.lines)
 
+    _refuse_aliases(data, problems)
     return build_codebook(data, text, source, problems, check_names=check_names)
+
+
+def _refuse_aliases(data: Any, problems: "_Problems") -> None:
+    """Refuse YAML aliases (``*name``) of lists and mappings.
+
+    An alias shares one object; every later step (validation, the JSON kept in sessions, the
+    Markdown doc) copies it out, so a 1 MB file of nested aliases would become gigabytes
+    ("billion laughs"). A codebook has no need for them: each code is written out once.
+    """
+    node = shared_node(data)
+    if node is not None:
+        problems.add(_line(node), "a YAML alias (*name) or merge key (<<) repeats a part of the codebook; "
+                                  "write each dimension and code out in full")
+        raise UserError(f"{problems.source} is not a valid codebook:", problems=problems.lines)
+
+
+def shared_node(data: Any) -> Any:
+    """The first list or mapping reached twice in loaded YAML (an alias), else None."""
+    seen: set[int] = set()
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, (dict, list)):
+            continue
+        if id(node) in seen:
+            return node
+        seen.add(id(node))
+        stack.extend(node.values() if isinstance(node, dict) else node)
+    return None
+
+
+def yaml_line(node: Any) -> int:
+    """1-based line of loaded round-trip YAML data (1 when unknown)."""
+    return (_line(node) or 0) + 1
 
 
 def codebook_from_model(model: str, text: str, source: str = "codebook snapshot") -> Codebook:

@@ -43,7 +43,8 @@ from typing import IO, Any
 
 from annotator.collect.corpus import CorpusStore
 from annotator.errors import UserError
-from annotator.collect.items import comment_from_rest, is_pull_request, item_from_rest, item_id, repo_from_url, utc_iso
+from annotator.collect.items import (comment_from_rest, is_pull_request, item_from_rest, item_id, item_time, repo_from_url,
+                                     utc_iso, whole_number)
 
 BATCH = 1000
 CHUNK = 1 << 20  # bytes read at a time
@@ -86,7 +87,10 @@ def import_files(store: CorpusStore, paths: list[Path], *, strict: bool = False)
     """
     for path in paths:
         if not path.is_file():
-            raise UserError(f"{path}: {'a folder, not a file' if path.is_dir() else 'no such file'}.")
+            what = ("a folder, not a file" if path.is_dir() else "not a regular file (a device or a pipe)"
+                    if path.exists() else "no such file")
+            raise UserError(f"{path}: {what}.")
+        _refuse_binary(path)
     reports: list[FileReport] = []
     try:
         with store.transaction():
@@ -96,6 +100,14 @@ def import_files(store: CorpusStore, paths: list[Path], *, strict: bool = False)
                 _import_file(store, path, report)
             if strict and any(r.problems for r in reports):
                 raise _Refused
+            for report in reports:  # a file of which nothing at all was usable is a wrong file
+                unreadable = report.problems and "cannot be read" in report.problems[-1]  # said once already
+                if report.problems and not unreadable and not (report.items or report.comments
+                                                               or report.pull_requests or report.ignored_events):
+                    raise UserError(
+                        f"{report.path}: nothing in it could be imported ({len(report.problems):,} problems); "
+                        "is it the right file? Nothing was imported. The first problems:",
+                        problems=report.problems[:5])
     except _Refused:
         problems = [p for r in reports for p in r.problems]
         shown = problems[:SHOWN_PROBLEMS]
@@ -106,6 +118,22 @@ def import_files(store: CorpusStore, paths: list[Path], *, strict: bool = False)
             "Fix them, or import without --strict to skip them:", problems=shown
         ) from None
     return reports
+
+
+def _refuse_binary(path: Path) -> None:
+    """A file that is not text at all (a zip, a database, an image) is refused as a whole: reading
+    it as JSON would report dozens of "invalid JSON" rows and end with success."""
+    try:
+        with _open_bytes(path) as handle:
+            head = handle.read(8192)
+    except (OSError, EOFError, zlib.error) as error:
+        raise UserError(f"{path}: cannot be read ({getattr(error, 'strerror', None) or error}).") from None
+    text_like = head.decode("utf-8", errors="replace")
+    if b"\x00" in head or text_like.count("\ufffd") > max(8, len(text_like) // 20):
+        kind = "a SQLite database" if head.startswith(b"SQLite format 3") else (
+            "a zip file" if head.startswith(b"PK") else "binary data, not text")
+        raise UserError(f"{path}: {kind}; import takes GitHub REST JSON or JSON Lines, GH Archive lines, "
+                        "or CSV (see `annotator import --help`). Nothing was imported.")
 
 
 def _open_bytes(path: Path) -> IO[bytes]:
@@ -294,6 +322,9 @@ def json_values(handle: IO[bytes]) -> Iterator[tuple[int, Any, str | None]]:
             continue
         try:
             value, end = decoder.raw_decode(text, pos)
+        except RecursionError:  # arrays or objects nested hundreds deep: no issue looks like that
+            yield line, None, "a JSON value nested too deeply to be an issue; the rest of the file was not read"
+            return
         except json.JSONDecodeError as error:
             # A value cut by the end of what was read so far (a string, or a short token such
             # as `nu|ll` or `12|34`): read on, unless the file has ended.
@@ -334,9 +365,15 @@ def _csv_items(path: Path, report: FileReport) -> Iterator[tuple[int, dict | Non
             yield 1, None, f"unreadable CSV header ({error})"
             return
         if "title" not in header or not ("id" in header or {"repo", "number"} <= set(header)):
-            yield 1, None, ("the header must name 'title' and either 'id' or 'repo' and 'number' "
-                            f"(columns: {', '.join(CSV_COLUMNS)})")
-            return
+            # the whole file is unusable: refuse it (exit 2), nothing is written
+            for separator, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "'|'")):
+                if len(header) == 1 and separator in header[0]:
+                    raise UserError(
+                        f"{path}:1: the columns are separated by {name}, not commas; annotator reads "
+                        "comma-separated CSV. Save it again as CSV with commas (in a spreadsheet: "
+                        "'CSV UTF-8 (comma delimited)'). Nothing was imported.")
+            raise UserError(f"{path}:1: the header must name 'title' and either 'id' or 'repo' and 'number' "
+                            f"(columns: {', '.join(CSV_COLUMNS)}). Nothing was imported.")
         unknown = [h for h in header if h not in CSV_COLUMNS]
         if unknown:
             report.notes.append(f"{path}: columns ignored: {', '.join(unknown)}")
@@ -371,25 +408,26 @@ def _csv_item(values: dict[str, str]) -> dict:
     get = {k: (v or "").strip() for k, v in values.items()}
     repo, number = get.get("repo", ""), get.get("number", "")
     if get.get("id"):
-        match = re.fullmatch(r"(.+)#(\d+)", get["id"])
+        match = re.fullmatch(r"(.+)#([^#]+)", get["id"])
         if not match:
             raise ValueError(f"id {get['id']!r} is not like owner/repo#123")
         repo, number = match.group(1), match.group(2)
     if not _REPO.match(repo):
         raise ValueError(f"repo {repo!r} is not like owner/repo")
-    if not number.isdigit():
-        raise ValueError(f"number {number!r} is not a whole number")
+    number = str(whole_number(number, "number", minimum=1))
     if not get.get("title"):
         raise ValueError("the title is empty")
     state = get.get("state", "").lower() or ("closed" if get.get("closed_at") else "open")
     for column in ("created_at", "updated_at", "closed_at"):
         try:
-            utc_iso(get.get(column))
-        except ValueError:
+            item_time(get.get(column), column)
+        except ValueError as error:
+            if "plausible" in str(error) or "out of range" in str(error):
+                raise
             raise ValueError(f"{column} {get[column]!r} is not a date (use ISO 8601, e.g. 2024-05-01T12:00:00Z)") from None
     count = get.get("comment_count", "")
-    if count and not count.isdigit():
-        raise ValueError(f"comment_count {count!r} is not a whole number")
+    if count:
+        whole_number(count, "comment_count")
     rest = {
         "number": int(number),
         "title": values.get("title"),

@@ -45,6 +45,8 @@ from typing import Any
 from annotator.collect.corpus import CorpusStore
 from annotator.errors import UserError
 from annotator.collect.items import comment_from_rest, is_pull_request, item_from_rest, repo_from_url, utc_iso
+from annotator.secrets import looks_like_token, scrub_secrets, scrub_url
+from annotator.textsafe import clean_line
 
 DEFAULT_API_URL = "https://api.github.com"
 PER_PAGE = 100
@@ -95,26 +97,62 @@ class RepoMissing(Exception):
 
 def parse_repo(text: str) -> str:
     """'owner/repo' (or a github.com URL of it), or UserError."""
+    if looks_like_token(text):  # a token pasted in the wrong place: never echoed, never stored
+        raise UserError("a repository argument looks like a GitHub token (not shown): write OWNER/REPO, "
+                        "and pass the token in GITHUB_TOKEN or --token-file.")
     name = text.strip().rstrip("/")
     name = re.sub(r"^https?://[^/]+/", "", name)
     name = re.sub(r"\.git$", "", name)
-    if not _REPO.match(name):
-        raise UserError(f"{text!r} is not a repository: write OWNER/REPO (e.g. huggingface/transformers).")
+    if not _REPO.match(name) or any(part in (".", "..") for part in name.split("/")):
+        raise UserError(f"{_shown(text)} is not a repository: write OWNER/REPO (e.g. huggingface/transformers).")
     return name
 
 
 def parse_since(text: str | None) -> str | None:
     if not text:
         return None
+    if looks_like_token(text):
+        raise UserError("--since looks like a GitHub token (not shown): use a date (YYYY-MM-DD) or a UTC "
+                        "time (YYYY-MM-DDTHH:MM:SSZ).")
     try:
         return utc_iso(text if "T" in text else f"{text}T00:00:00Z")
+    except (ValueError, OverflowError):
+        raise UserError(f"--since {_shown(text)}: use a date (YYYY-MM-DD) or a UTC time "
+                        "(YYYY-MM-DDTHH:MM:SSZ).") from None
+
+
+def parse_api_url(text: str) -> tuple[str, str | None]:
+    """(the REST API root without credentials, the password of ``http://user:TOKEN@host`` or None).
+
+    Only http(s) URLs with a host are accepted; a token written into the URL is taken as the
+    token and dropped from the URL, so it is never stored nor shown.
+    """
+    from urllib.parse import urlsplit
+
+    shown = _shown(scrub_url(text))
+    try:
+        parts = urlsplit(text.strip())
+        hostname, _port = parts.hostname, parts.port  # .port raises on a port that is not a number
     except ValueError:
-        raise UserError(f"--since {text!r}: use a date (YYYY-MM-DD) or a UTC time (YYYY-MM-DDTHH:MM:SSZ).") from None
+        hostname = None
+        parts = None
+    if (parts is None or parts.scheme.lower() not in ("http", "https") or not hostname
+            or not re.fullmatch(r"[A-Za-z0-9._~%:\-\[\]]+", hostname)):
+        raise UserError(f"--api-url {shown} is not an http(s) URL with a host: use https://api.github.com, "
+                        "or https://HOST/api/v3 for GitHub Enterprise.")
+    token = parts.password or (parts.username if parts.username and not parts.password else None)
+    return scrub_url(text.strip()).rstrip("/"), token or None
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    """An argument echoed in a message: secrets removed, control characters stripped, quoted."""
+    return repr(clean_line(scrub_secrets(text), limit))
 
 
 def scrub(text: object, token: str | None) -> str:
     text = str(text)
-    return text.replace(token, "[token]") if token else text
+    text = text.replace(token, "[token]") if token else text
+    return scrub_secrets(text)
 
 
 # --- progress -------------------------------------------------------------------------------

@@ -33,15 +33,46 @@ ITEM_FIELDS = (
 )
 
 
-_CANONICAL_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+_CANONICAL_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+# Issue numbers are positive and fit GitHub's 32-bit ids (and SQLite's INTEGER with room).
+MAX_NUMBER = 2**31 - 1
+# An item's dates must be plausible: year 1 or 9999 is a placeholder or a broken export, and it
+# would skew every resolution time in the report without anyone noticing.
+FIRST_YEAR, LAST_YEAR = 1970, 2099
 
 
 def item_id(repo: str, number: int) -> str:
     return f"{repo}#{int(number)}"
 
 
+def check_number(number: Any, what: str = "'number'") -> int:
+    """A positive issue number of at most MAX_NUMBER, or ValueError (bool, float, str refused)."""
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise ValueError(f"{what} must be an integer, not {_short(number)}")
+    if not 1 <= number <= MAX_NUMBER:
+        raise ValueError(f"{what} must be between 1 and {MAX_NUMBER:,}, not {_short(number)}")
+    return number
+
+
+def whole_number(text: str, what: str, *, minimum: int = 0, maximum: int = MAX_NUMBER) -> int:
+    """ASCII digits only: int() also takes Arabic-Indic and other digits, and '٣' must not become 3."""
+    if not re.fullmatch(r"[0-9]+", text) or not minimum <= int(text) <= maximum:
+        raise ValueError(f"{what} {_short(text)} is not a whole number from {minimum} to {maximum:,} "
+                         "(ASCII digits 0-9)")
+    return int(text)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def utc_iso(value: Any) -> str | None:
-    """A timestamp (datetime, or ISO string with any offset) as 'YYYY-MM-DDTHH:MM:SSZ' UTC."""
+    """A timestamp (datetime, or ISO string with any offset) as 'YYYY-MM-DDTHH:MM:SSZ' UTC.
+
+    ValueError for anything else, including a time that leaves the calendar once moved to UTC
+    (year 1 with a positive offset, year 9999 with a negative one).
+    """
     if value in (None, ""):
         return None
     if isinstance(value, str) and _CANONICAL_UTC.fullmatch(value):  # fast path: already canonical
@@ -53,10 +84,27 @@ def utc_iso(value: Any) -> str | None:
             text = text[:-1] + "+00:00"
         value = dt.datetime.fromisoformat(text)
     if not isinstance(value, dt.datetime):
-        raise ValueError(f"not a timestamp: {value!r}")
+        raise ValueError(f"not a timestamp: {_short(value)}")
     if value.tzinfo is None:  # GitHub's naive timestamps are UTC
         value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        u = value.astimezone(dt.timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{_short(str(value))} is out of range once moved to UTC") from None
+    # not strftime("%Y"): it does not pad years before 1000 to four digits on every platform
+    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}Z"
+
+
+def item_time(value: Any, field: str) -> str | None:
+    """``utc_iso`` for an item's own dates, refusing years outside FIRST_YEAR..LAST_YEAR."""
+    try:
+        stamp = utc_iso(value)
+    except ValueError as error:
+        raise ValueError(f"'{field}': {error}") from None
+    if stamp is not None and not FIRST_YEAR <= int(stamp[:4]) <= LAST_YEAR:
+        raise ValueError(f"'{field}' {stamp} is not a plausible date (years {FIRST_YEAR} to {LAST_YEAR} "
+                         "are accepted); fix the source file")
+    return stamp
 
 
 def parse_utc(value: str | None) -> dt.datetime | None:
@@ -81,7 +129,7 @@ def comment_from_rest(comment: dict) -> dict:
     user = comment.get("user") or {}
     return {
         "author": clean_line(user.get("login")) or None,
-        "created_at": utc_iso(comment.get("created_at")),
+        "created_at": item_time(comment.get("created_at"), "created_at"),
         "body": clean(comment.get("body")),
     }
 
@@ -92,9 +140,7 @@ def item_from_rest(issue: dict, repo: str | None = None, comments: list[dict] | 
     Raises KeyError/ValueError/TypeError on a malformed object; importers report those with
     the line number.
     """
-    number = issue["number"]
-    if isinstance(number, bool) or not isinstance(number, int):
-        raise ValueError(f"'number' must be an integer, not {number!r}")
+    number = check_number(issue["number"])
     if repo is None:
         repo = repo_from_url(issue.get("repository_url") or issue.get("url") or issue["html_url"])
     user = issue.get("user") or {}
@@ -116,13 +162,25 @@ def item_from_rest(issue: dict, repo: str | None = None, comments: list[dict] | 
         "state_reason": issue.get("state_reason"),
         "author": clean_line(user.get("login")) or None,
         "labels": labels,
-        "created_at": utc_iso(issue.get("created_at")),
-        "updated_at": utc_iso(issue.get("updated_at")),
-        "closed_at": utc_iso(issue.get("closed_at")),
+        "created_at": item_time(issue.get("created_at"), "created_at"),
+        "updated_at": item_time(issue.get("updated_at"), "updated_at"),
+        "closed_at": item_time(issue.get("closed_at"), "closed_at"),
         "url": issue.get("html_url") or f"https://github.com/{repo}/issues/{number}",
         "comments": [comment_from_rest(c) for c in (comments or [])],
-        "comment_count": int(issue.get("comments") or 0) if not isinstance(issue.get("comments"), list) else len(issue["comments"]),
+        "comment_count": _comment_count(issue.get("comments")),
     }
+
+
+def _comment_count(value: Any) -> int:
+    if isinstance(value, list):
+        return len(value)
+    if value in (None, ""):
+        return 0
+    if isinstance(value, str):
+        return whole_number(value.strip(), "'comments'")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_NUMBER:
+        raise ValueError(f"'comments' must be a count from 0 to {MAX_NUMBER:,}, not {_short(value)}")
+    return value
 
 
 def is_pull_request(issue: dict) -> bool:

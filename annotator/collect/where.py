@@ -20,6 +20,7 @@ FIELDS = {
     "title": "text", "body": "text", "text": "fulltext",
 }
 OPERATORS = ("!=", ">=", "<=", "=", ">", "<", "~")
+MAX_VALUE = 1000
 _CONDITION = re.compile(r"^\s*([A-Za-z_]+(?::[A-Za-z0-9_.-]+)?)\s*(!=|>=|<=|=|>|<|~)\s*(.*?)\s*$", re.S)
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -65,6 +66,8 @@ def parse_where(text: str) -> Condition:
         raise UserError(f"--where {text!r}: unknown field {field!r}. {WHERE_HELP}")
     if value == "":
         raise UserError(f"--where {text!r}: no value after {op!r}.")
+    if len(value) > MAX_VALUE:  # SQLite refuses LIKE patterns over 50,000 bytes
+        raise UserError(f"--where {field}{op}...: the value is {len(value):,} characters; at most {MAX_VALUE:,}.")
     kind = FIELDS.get(field)
     if op in (">", ">=", "<", "<=") and kind not in ("date", "int"):
         raise UserError(f"--where {text!r}: {op} works on dates and numbers, not on {field}.")
@@ -76,8 +79,9 @@ def parse_where(text: str) -> Condition:
             _date_bounds(v, text)
     if kind == "int":
         for v in condition.values if op in ("=", "!=") else [value]:
-            if not re.fullmatch(r"-?\d+", v):
-                raise UserError(f"--where {text!r}: {field} takes a whole number, not {v!r}.")
+            # ASCII digits only (\d and int() also take Arabic-Indic digits), and within SQLite's range
+            if not re.fullmatch(r"-?[0-9]{1,18}", v):
+                raise UserError(f"--where {text!r}: {field} takes a whole number (digits 0-9), not {v!r}.")
     return condition
 
 
@@ -92,7 +96,7 @@ def _date_bounds(value: str, text: str) -> tuple[str, str]:
         stamp = utc_iso(value)
         end = utc_iso(dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")) + dt.timedelta(seconds=1))
         return stamp, end
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: the day after 9999-12-31
         raise UserError(
             f"--where {text!r}: {value!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ."
         ) from None

@@ -31,6 +31,11 @@ def export(merged_path: Path | str, fmt: str, out: Path | str | None = None, *, 
     if not merged_path.is_file():
         raise UserError(f"{merged_path}: no merged study; run `annotator merge` first.")
     out = Path(out) if out is not None else default_out(merged_path, fmt)
+    from annotator.exchange.tabular import sidecar
+    from annotator.files import check_target
+
+    for target in [out] + ([sidecar(out, f".{fmt}")] if fmt in ("csv", "jsonl") else []):
+        check_target(target)  # a link, device or pipe is refused before anything is written
     merged = MergedStore(merged_path, readonly=True)
     try:
         if fmt == "csv":

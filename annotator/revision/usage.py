@@ -44,7 +44,7 @@ def load_codebook_ref(ref: str) -> tuple[Codebook, str]:
     from annotator.coding.session import SessionStore
 
     path_text, version = ref, None
-    match = re.match(r"^(.*\.db)@(\d+)$", ref)
+    match = re.match(r"^(.*\.db)@([0-9]{1,9})$", ref)  # ASCII digits: \d also takes Arabic-Indic ones
     if match:
         path_text, version = match.group(1), int(match.group(2))
     path = Path(path_text)

@@ -14,6 +14,7 @@ adds: existing sessions keep their items and labels.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 
 from annotator.errors import UserError
@@ -39,10 +40,10 @@ def parse_rounds(text: str, total: int) -> list[int]:
                 raise UserError("--rounds: 'rest' can only be the last round.")
             size = left
         else:
-            try:
-                size = int(part)
-            except ValueError:
+            # ASCII digits only: int() also takes '٣' and '1_000'
+            if not re.fullmatch(r"[0-9]{1,12}", part):
                 raise UserError(f"--rounds: {part!r} is not a number of items (or 'rest').")
+            size = int(part)
             if size <= 0:
                 raise UserError(f"--rounds: a round needs at least one item, not {size}.")
             size = min(size, left)
@@ -147,6 +148,8 @@ def assign_sample(study, sample_name: str, coders: list[str], rounds_text: str, 
         # assigning again never reshuffles what coders have started.
         assigned_items = {row["item_id"] for row in earlier}
         fresh = [item for item in members if item not in assigned_items]
+        # The options are checked even when nothing is new: a mistyped --rounds must not pass.
+        parse_overlap(overlap_text, len(parse_rounds(rounds_text, max(len(members), 1))))
         plans: list[RoundPlan] = []
         if earlier and fresh:
             sizes = parse_rounds(rounds_text, len(fresh))
@@ -167,25 +170,40 @@ def assign_sample(study, sample_name: str, coders: list[str], rounds_text: str, 
                 if row["round"].startswith("calibration") and row["item_id"] not in mine and row["coder"] != coder:
                     rows.append({"item_id": row["item_id"], "coder": coder, "round": row["round"]})
                     mine.add(row["item_id"])
-        corpus.record_assignments(sample_name, rows, seed=seed)
-        by_coder: dict[str, list[tuple[str, str]]] = {}
-        for row in corpus.assignments(sample_name):
-            by_coder.setdefault(row["coder"], []).append((row["item_id"], row["round"]))
+        # Every session that will be written is checked before anything is: a refused assign
+        # leaves corpus.db and the sessions as they were.
+        for coder in sorted({row["coder"] for row in [*earlier, *rows]}):
+            path = study.session_path(coder)
+            if path.exists() or path.is_symlink():
+                SessionStore(path).close()
+            elif not path.parent.is_dir() and path.parent.exists():
+                raise UserError(f"{path.parent} is not a folder: the study's sessions go there.")
         added: dict[str, int] = {}
         sessions: dict[str, str] = {}
-        for coder, pairs in by_coder.items():
-            items = [corpus.get_item(item_id) for item_id, _ in pairs]
-            rounds = dict(pairs)
-            path = study.session_path(coder)
-            if path.exists():
-                with SessionStore(path) as session:
-                    added[coder] = session.add_items(items, rounds)
-            else:
-                SessionStore.create(path, coder=coder, codebook=codebook, items=items, rounds=rounds,
-                                    study=str(study.root)).close()
-                added[coder] = len(items)
-            sessions[coder] = str(path)
+        with corpus.transaction():  # the assignments are kept only if the sessions were written
+            corpus.record_assignments(sample_name, rows, seed=seed)
+            by_coder: dict[str, list[tuple[str, str]]] = {}
+            for row in corpus.assignments(sample_name):
+                by_coder.setdefault(row["coder"], []).append((row["item_id"], row["round"]))
+            _write_sessions(study, corpus, codebook, by_coder, added, sessions)
     return AssignResult(rounds=plans, added=added, sessions=sessions)
+
+
+def _write_sessions(study, corpus, codebook, by_coder, added: dict, sessions: dict) -> None:
+    from annotator.coding.session import SessionStore
+
+    for coder, pairs in by_coder.items():
+        items = [corpus.get_item(item_id) for item_id, _ in pairs]
+        rounds = dict(pairs)
+        path = study.session_path(coder)
+        if path.exists():
+            with SessionStore(path) as session:
+                added[coder] = session.add_items(items, rounds)
+        else:
+            SessionStore.create(path, coder=coder, codebook=codebook, items=items, rounds=rounds,
+                                study=str(study.root)).close()
+            added[coder] = len(items)
+        sessions[coder] = str(path)
 
 
 def _unique(name: str, used: set[str]) -> str:
