@@ -435,7 +435,7 @@ class SessionStore(SessionChanges, Store):
         if self.readonly or self._coded is None or self._coded_codebook is not codebook:
             labels = self.all_labels()
             skipped = {row[0] for row in self.db.execute("select item_id from flags where flag = 'skip'")}
-            self._coded = {i for i, l in labels.items() if self._is_complete(l)} | skipped
+            self._coded = {i for i, given in labels.items() if self._is_complete(given)} | skipped
             self._coded_codebook = codebook
         else:
             for item_id in self._touched:

@@ -57,7 +57,6 @@ import datetime as dt
 import json
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -66,7 +65,6 @@ from annotator.db import Migrations, NotAStore, Store, sqlite_utils
 
 from annotator import __version__
 from annotator.errors import UserError
-from annotator.collect.items import utc_iso
 from annotator.collect.where import Condition, conditions_sql
 
 migrations = Migrations("annotator.collect.corpus")

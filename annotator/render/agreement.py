@@ -192,7 +192,7 @@ def render_markdown(report: dict) -> str:
             for _, _, record in headline(dimension, entry):
                 cells.append(f"{fmt_record(record)} ({_pa(record)}){items_note(record, entry['n_items_multi_coded'])}")
             rows.append(cells)
-        lines += _md_table(["Round", "Items", "2+ coders", *[f"{l} (% agr.)" for l in labels]], rows)
+        lines += _md_table(["Round", "Items", "2+ coders", *[f"{label} (% agr.)" for label in labels]], rows)
         entry = rounds[ALL]
         if dimension["kind"] == "multi":
             for level in ("codes", "themes"):
