@@ -241,20 +241,22 @@ def _merge_sessions(paths: Iterable[Path | str], out_path: Path | str, allow_mis
             item = items[item_id]
             item_rows.append(tuple(position if name == "position" else item.get(name) for name in ITEM_COLUMNS))
         round_counts = Counter(items[i]["round"] for i in ordered)
-        assignments, codings, memos = [], [], []
+        assignments, codings, memos, quotes = [], [], [], []
         for session in sessions:
             for item_id in session.items:
                 flags = sorted(session.flags.get(item_id, ()))
                 assignments.append((item_id, session.coder, session.status[item_id], _json(flags) if flags else None))
             coder = session.coder
             codings.extend([(item_id, coder, dimension, code, at) for item_id, dimension, code, at in session.label_rows])
+            quotes.extend((q["item_id"], coder, q["dimension"], q["code"], q["source"], q["start"], q["end"],
+                           q["text"], q["at"]) for q in session.quotes)
             for item_id, text in session.memos.items():
                 if text:
                     memos.append((item_id, session.coder, text, session.memo_times.get(item_id)))
 
         def write() -> None:
             db = merged.db
-            for table in ("items", "coders", "assignments", "codings", "memos", "rounds", "codebook"):
+            for table in ("items", "coders", "assignments", "codings", "memos", "rounds", "codebook", "quotes"):
                 db.execute(f"delete from {table}")
             db.conn.executemany(
                 f"insert into items ({', '.join(ITEM_COLUMNS)}) values ({', '.join('?' * len(ITEM_COLUMNS))})",
@@ -268,6 +270,8 @@ def _merge_sessions(paths: Iterable[Path | str], out_path: Path | str, allow_mis
             db.conn.executemany("insert into codings (item_id, coder, dimension, code, at) values (?, ?, ?, ?, ?)",
                                 codings)
             db.conn.executemany("insert into memos (item_id, coder, text, at) values (?, ?, ?, ?)", memos)
+            db.conn.executemany("insert into quotes (item_id, coder, dimension, code, source, start, end, text, at)"
+                                " values (?, ?, ?, ?, ?, ?, ?, ?, ?)", quotes)
             db.conn.executemany("insert into rounds (round, position, items) values (?, ?, ?)",
                                 [(r, i + 1, round_counts[r]) for i, r in enumerate(round_order) if r is not None])
             db.execute("insert into codebook (version, name, hash, yaml) values (1, ?, ?, ?)",

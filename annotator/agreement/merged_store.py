@@ -112,6 +112,18 @@ def m003_stale_decisions(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m004_quotes(db: sqlite_utils.Database) -> None:
+    """Every coder's quotes (evidence for a code), as the sessions keep them: offsets
+    [start, end) into the item's body ('body') or comment N ('comment:N') and the text."""
+    db["quotes"].create(
+        {"id": int, "item_id": str, "coder": str, "dimension": str, "code": str, "source": str,
+         "start": int, "end": int, "text": str, "at": str},
+        pk="id",
+    )
+    db["quotes"].create_index(["item_id"])
+
+
 @dataclass
 class Unit:
     """One item in one dimension: each coder's codes (None = not asked of that coder)."""
@@ -268,6 +280,22 @@ class MergedStore(Store):
     def memos_for(self, item_id: str) -> dict[str, str]:
         return dict(self.db.execute("select coder, text from memos where item_id = ? order by coder",
                                     [item_id]).fetchall())
+
+    def quotes_for(self, item_id: str) -> list[dict]:
+        """The quotes every coder attached to the item's codes, by coder, oldest first."""
+        if "quotes" not in self.db.table_names():  # a file merged before m003, opened read-only
+            return []
+        return list(self.db["quotes"].rows_where("item_id = ?", [item_id], order_by="coder, id"))
+
+    def quotes(self) -> list[dict]:
+        """Every quote, in item order, then by coder, oldest first."""
+        if "quotes" not in self.db.table_names():
+            return []
+        cursor = self.db.execute(
+            "select quotes.* from quotes join items on items.id = quotes.item_id"
+            " order by items.position, quotes.coder, quotes.id")
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor]
 
     def flags_for(self, item_id: str) -> dict[str, set[str]]:
         """coder -> flags ('unsure', 'skip') the coder set on the item."""

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from annotator import __version__
+from annotator.analysis.quotes import read_example_quotes
 from annotator.errors import UserError
 from annotator.textsafe import clean_line
 
@@ -419,6 +420,7 @@ def study_report(study, *, include_not_planned: bool = False, unit: str = "days"
                      compare_with=compare_with, alpha=alpha, undecided=undecided,
                      themes_undecided=themes_undecided)
     report["study"] = str(study.root)
+    report["example_quotes"] = read_example_quotes(study, roles.thematic, thematic_codes)
     return report
 
 

@@ -426,5 +426,11 @@ class SessionChanges:
             return []
         return list(self.db["quotes"].rows_where("item_id = ?", [item_id], order_by="id"))
 
+    def all_quotes(self) -> list[dict]:
+        """Every quote of the session, in the order they were made (for a merge)."""
+        if "quotes" not in self.db.table_names():  # a session read before m004
+            return []
+        return list(self.db["quotes"].rows_where(order_by="id"))
+
     def remove_quote(self, quote_id: int) -> None:
         self._write(lambda: self.db.execute("delete from quotes where id = ?", [quote_id]))

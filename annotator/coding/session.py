@@ -172,6 +172,7 @@ class SessionSnapshot:
     status: dict[str, str]  # item id -> 'coded', 'incomplete', 'uncoded' or 'skipped'
     label_rows: list[tuple] = field(default_factory=list)  # (item, dimension, code, at): labels as stored
     memo_times: dict[str, str] = field(default_factory=dict)  # item id -> when the memo was written
+    quotes: list[dict] = field(default_factory=list)  # quotes rows as stored (m004), oldest first
 
 
 class SessionStore(SessionChanges, Store):
@@ -588,4 +589,4 @@ class SessionStore(SessionChanges, Store):
         return SessionSnapshot(path=self.path, coder=self.coder or self.path.stem, codebook=self.codebook,
                                codebook_version=row[0], codebook_created=row[1] or "", items=items,
                                labels=labels, memos=memos, flags=flags, status=status,
-                               label_rows=label_rows, memo_times=memo_times)
+                               label_rows=label_rows, memo_times=memo_times, quotes=self.all_quotes())

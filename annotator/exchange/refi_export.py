@@ -13,7 +13,9 @@ What goes where, and why (the importers read these; tests/test_refi_qualcoder.py
   PlainTextSelection per coder over the whole text, with that coder as creatingUser (importers
   take the coder from the selection, and keep one coding per code, text and user), the time
   of the coder's first code as creationDateTime, the coder's memo as its Description, and one
-  Coding per code with its own creationDateTime. The final codes are the selection of the
+  Coding per code with its own creationDateTime. Each quote a coder kept as evidence is a
+  selection of its own over the quoted passage (positions in the text above), by that coder,
+  coded with the quote's code. The final codes are the selection of the
   user "final", whose Description holds each decision's method, reconciler and rationale.
 - Sets: the items each coder flagged, one set per flag and coder ("unsure: ana").
 - Description: the codebook's description.
@@ -48,14 +50,50 @@ VARIABLES = (  # (name, item field, REFI type)
 
 def issue_text(item: dict) -> str:
     """The plain text a QDA tool shows for an issue: title, body, then every comment."""
+    return issue_text_spans(item)[0]
+
+
+def issue_text_spans(item: dict) -> tuple[str, dict[str, int]]:
+    """``issue_text`` and where each quotable part starts in it ('body', 'comment:N').
+
+    Each part is made safe on its own (the cleaning is per character once carriage returns
+    and escape sequences are gone, so the joined text is the same as cleaning it whole)."""
     parts = [clean_line(item.get("title")) or "(no title)", "", clean(item.get("body")) or "(no description)"]
-    for comment in item.get("comments") or []:
+    names = [None, None, "body"]
+    for number, comment in enumerate(item.get("comments") or []):
         who = clean_line(comment.get("author")) or "someone"
         when = (clean_line(comment.get("created_at")) or "")[:10]
         parts += ["", f"---- {who} commented {when} ----", clean(comment.get("body"))]
+        names += [None, None, f"comment:{number}"]
     # No carriage returns: importers count positions in the text as read, and QualCoder shifts
     # every line of a file with Windows line endings.
-    return xml_text("\n".join(parts)).replace("\r\n", "\n").replace("\r", "\n")
+    pieces = [xml_text(part).replace("\r\n", "\n").replace("\r", "\n") for part in parts]
+    starts, offset = {}, 0
+    for name, piece in zip(names, pieces):
+        if name:
+            starts[name] = offset
+        offset += len(piece) + 1
+    return "\n".join(pieces), starts
+
+
+def quote_span(item: dict, quote: dict, starts: dict[str, int]) -> tuple[int, int] | None:
+    """A quote's [start, end) in ``issue_text``: its offsets into the stored body or comment,
+    shifted by where that part starts and by the characters the cleaning dropped before them."""
+    if quote["source"] == "body":
+        raw = item.get("body") or ""
+    elif quote["source"].startswith("comment:") and quote["source"][8:].isdigit():
+        comments = item.get("comments") or []
+        number = int(quote["source"][8:])
+        if number >= len(comments):
+            return None
+        raw = comments[number].get("body") or ""
+    else:
+        return None
+    if quote["source"] not in starts or not 0 <= quote["start"] < quote["end"] <= len(raw):
+        return None  # the item's text changed since the quote was made
+    start = starts[quote["source"]] + len(xml_text(raw[:quote["start"]]))
+    end = starts[quote["source"]] + len(xml_text(raw[:quote["end"]]))
+    return (start, end) if end > start else None
 
 
 def _variable_value(parent: ET.Element, name: str, kind: str, value) -> None:
@@ -135,13 +173,18 @@ def build_project(merged: MergedStore, *, codings: str = "both") -> tuple[ET.Ele
         for item_id in ids:
             ET.SubElement(case, f"{NS}SourceRef", {"targetGUID": guid("source", item_id)})
 
+    quotes: dict[str, list[dict]] = {}
+    if codings != "final":
+        for quote in merged.quotes():
+            quotes.setdefault(quote["item_id"], []).append(quote)
+
     sources = ET.SubElement(project, f"{NS}Sources")
     files: dict[str, str] = {}
     flagged: dict[tuple[str, str], list[str]] = {}
     for record in records:
         item = record["item"]
         item_id = item["id"]
-        text = issue_text(item)
+        text, starts = issue_text_spans(item)
         source_guid = guid("source", item_id)
         files[f"{source_guid}.txt"] = text
         attributes = {"guid": source_guid, "name": source_name(item_id, item.get("title")),
@@ -178,6 +221,8 @@ def build_project(merged: MergedStore, *, codings: str = "both") -> tuple[ET.Ele
                 selection(coder, mine["memo"], codes, mine["memo_at"])
                 for flag in mine["flags"]:
                     flagged.setdefault((flag, coder), []).append(source_guid)
+            for quote in quotes.get(item_id, ()):
+                quote_selection(source, item, quote, text, starts, users, known, merged_at)
         if codings in ("both", "final"):
             codes, lines, deciders = [], [], []
             for dimension_id, final in record["final"].items():
@@ -210,6 +255,26 @@ def build_project(merged: MergedStore, *, codings: str = "both") -> tuple[ET.Ele
     if codebook.description:
         ET.SubElement(project, f"{NS}Description").text = xml_text(codebook.description)
     return project, files
+
+
+def quote_selection(source: ET.Element, item: dict, quote: dict, text: str, starts: dict[str, int],
+                    users: _Users, known: dict, merged_at: str) -> None:
+    """A coder's quote as its own PlainTextSelection over the quoted passage, coded with the
+    code it is evidence for (a quote whose code or passage no longer exists is left out)."""
+    span = quote_span(item, quote, starts)
+    if span is None or quote["code"] not in known.get(quote["dimension"], {}):
+        return
+    ids = (item["id"], quote["coder"], quote["dimension"], quote["code"], quote["source"],
+           str(quote["start"]), str(quote["end"]))
+    at = stamp(quote["at"]) or merged_at
+    element = ET.SubElement(source, f"{NS}PlainTextSelection", {
+        "guid": guid("quote", *ids), "name": xml_text(f"{quote['coder']}: quote"),
+        "startPosition": str(span[0]), "endPosition": str(span[1]),
+        "creatingUser": users.guid_of(quote["coder"]), "creationDateTime": at})
+    coding = ET.SubElement(element, f"{NS}Coding", {
+        "guid": guid("quote coding", *ids), "creatingUser": users.guid_of(quote["coder"]),
+        "creationDateTime": at})
+    ET.SubElement(coding, f"{NS}CodeRef", {"targetGUID": guid("code", quote["dimension"], quote["code"])})
 
 
 def export_qdpx(merged: MergedStore, out: Path, *, codings: str = "both") -> Path:

@@ -278,8 +278,27 @@ def render_markdown(report: dict, figures: Mapping[str, str] | None = None) -> s
         parts += [_table_md(PAIR_HEADER, pair_rows(report), "llrrr"), ""]
     if figures and figures.get("resolution_themes"):
         parts += [f"![Resolution time per theme]({figures['resolution_themes']})", ""]
+    parts += example_quotes_markdown(report)
     parts += ["## Notes", ""] + [f"- {md_escape(note)}" for note in report["notes"]] + [""]
     return "\n".join(parts)
+
+
+def example_quotes_markdown(report: dict) -> list[str]:
+    """'Example quotes': per theme and sub-theme, the quotes coders kept as evidence, each as a
+    block quote (escaped: the words are the issues' authors') with its item and coder."""
+    found = report.get("example_quotes") or []
+    if not found:
+        return []
+    parts = ["## Example quotes", ""]
+    for code in found:
+        parts += [f"{'###' if code['depth'] <= 1 else '####'} {md_escape(code['name'])}", ""]
+        for quote in code["quotes"]:
+            lines = [md_escape(line) for line in quote["text"].splitlines() if line.strip()]
+            parts += ["> " + line for line in lines]
+            parts += [">", f"> — {md_escape(quote['item'])}, quoted by {md_escape(quote['coder'])}", ""]
+        if code["more"]:
+            parts += [md_escape(f"({code['more']} more quotes for this code in merged.db.)"), ""]
+    return parts
 
 
 def _table_md(header: list[str], rows: list[list[str]], align: str | None = None) -> str:

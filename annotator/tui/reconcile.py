@@ -25,6 +25,7 @@ from annotator.codebook.model import Code, Codebook, Dimension
 from annotator.textsafe import clean_line
 from annotator.tui.chord import Chord
 from annotator.tui.messages import DecisionSaved, UnitShown
+from annotator.tui.quotes_view import coder_quotes, quotes_text
 from annotator.tui.reconcile_nav import QueueNavigation
 from annotator.tui.screens import TextPrompt
 from annotator.tui.widgets import CodebookPanel, ItemBody, ItemHeader, StatusLine
@@ -260,8 +261,13 @@ class ReconcileScreen(QueueNavigation, Screen):
         memos = self.merged.memos_for(unit.item_id)
         given = [codes for codes in unit.codes.values() if codes]
         common = frozenset.intersection(*given) if given else frozenset()
+        quotes = coder_quotes(self.merged, unit.item_id)
         for number, (coder, column) in enumerate(zip(self.coders, self.query(CoderColumn)), start=1):
-            column.update(self.coder_text(number, coder, dimension, common, memos.get(coder, "")))
+            text = self.coder_text(number, coder, dimension, common, memos.get(coder, ""))
+            shown = quotes_text(quotes.get(coder, []), dimension)
+            if shown.plain:
+                text.append("" if text.plain.endswith("\n") else "\n").append_text(shown)
+            column.update(text)
         self.query_one(DecisionColumn).update(self.decision_text(dimension, decision))
         if self.editing is not None:
             panel = self.query_one(CodebookPanel)
