@@ -155,3 +155,53 @@ def test_the_report_lists_example_quotes_per_theme_with_item_and_coder(tmp_path,
     assert "#### Model Usage / Loading" in section
     assert "> — octo/models#3, quoted by ada" in section
     assert "In #14" not in section and "Wrong output" not in section
+
+
+def test_undo_takes_a_quote_off_and_puts_a_removed_one_back(study):
+    from annotator.tui.words import describe_undo
+
+    path = study.session_path("ana")
+    with SessionStore(path, coder="ana") as store:
+        [kept] = store.quotes_for(iid(1))
+        added = store.add_quote(iid(1), "challenge", "usage.loading", "comment:0", 0, 5)
+        said = describe_undo(store.undoable_events(), store.codebook, iid(1))
+        assert store.undo()["kind"] == "quote.add"
+        assert said == "undone: quote for 'Loading' removed"
+        assert [q["id"] for q in store.quotes_for(iid(1))] == [kept["id"]] != [added]
+        store.remove_quote(kept["id"])
+        assert store.quotes_for(iid(1)) == []
+        assert describe_undo(store.undoable_events(), store.codebook, iid(1)) == \
+            "undone: quote for 'Loading' put back"
+        store.undo()
+        labels_before = store.labels_for(iid(1))
+    with SessionStore(path, readonly=True) as store:  # as committed, the same row back
+        assert store.quotes_for(iid(1)) == [kept]
+        assert store.labels_for(iid(1)) == labels_before  # the codes were not touched
+
+
+def test_backspace_after_quoting_takes_the_quote_off_at_80x24(tmp_path):
+    from drivers.tui_support import create_session, make_item, run_coding_app, status_text, wait_for, widget_plain
+    from annotator.tui.screens.quote import QuoteScreen
+
+    path = tmp_path / "s.db"
+    comments = [{"author": "maint", "created_at": "2024-01-03T10:00:00Z", "body": "Fixed in v2.\nThanks!"}]
+    create_session(path, [make_item(1, body="One.\nTwo.", comments=comments, comment_count=1)]).close()
+
+    async def body(app, pilot, store, messages):
+        await pilot.press("n")
+        await wait_for(pilot, lambda: "saved" in status_text(app), what="the code saved")
+        await pilot.press("quotation_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, QuoteScreen), what="the quote screen")
+        await pilot.press("enter")  # the first line, for the item's only code
+        await wait_for(pilot, lambda: "saved: quote" in status_text(app), what="the quote saved")
+        await wait_for(pilot, lambda: "1 quote" in widget_plain(app.screen.query_one("#memo")))
+        await pilot.press("backspace")
+        await wait_for(pilot, lambda: "undone" in status_text(app), what="the undo")
+        return status_text(app), widget_plain(app.screen.query_one("#memo"))
+
+    said, memo = run_coding_app(path, body)
+    assert "quote for 'Not PTM-related' removed" in said
+    assert "1 quote" not in memo
+    with SessionStore(path, readonly=True) as store:
+        assert store.quotes_for("acme/models#1") == []
+        assert store.labels_for("acme/models#1") == {"relevance": {"not-ptm"}}  # the code stays

@@ -182,6 +182,10 @@ class SessionChanges:
                 kind = event["kind"]
                 if kind == "memo":
                     self._apply(event["item_id"], "memo", None, None, event["previous"])
+                elif kind == "quote.add":
+                    self.db.execute("delete from quotes where id = ?", [int(event["value"])])
+                elif kind == "quote.remove":
+                    self.db["quotes"].insert(json.loads(event["previous"]), replace=True)
                 else:
                     self._apply(event["item_id"], inverse[kind], event["dimension"], event["code"], None)
                 self.db.execute("update events set undone_by = ? where id = ?", [undo_id, event["id"]])
@@ -419,7 +423,14 @@ class SessionChanges:
             raise UserError(f"the passage {start}-{end} is outside the {source} of {item_id} ({len(text)} characters).")
         row = {"item_id": item_id, "dimension": dimension_id, "code": code_id, "source": source, "start": start,
                "end": end, "text": text[start:end], "coder": self.coder, "at": now()}
-        return self._write(lambda: self.db["quotes"].insert(row).last_pk)
+
+        def change() -> int:
+            quote_id = self.db["quotes"].insert(row).last_pk
+            # Logged as its own action so Backspace takes the quote back off (undo below).
+            self._event(None, item_id, "quote.add", dimension_id, code_id, str(quote_id), None)
+            return quote_id
+
+        return self._write(change)
 
     def quotes_for(self, item_id: str) -> list[dict]:
         if "quotes" not in self.db.table_names():  # a session read before m004
@@ -433,4 +444,17 @@ class SessionChanges:
         return list(self.db["quotes"].rows_where(order_by="id"))
 
     def remove_quote(self, quote_id: int) -> None:
-        self._write(lambda: self.db.execute("delete from quotes where id = ?", [quote_id]))
+        row = self.db.execute("select * from quotes where id = ?", [quote_id])
+        names = [d[0] for d in row.description]
+        found = row.fetchone()
+        if found is None:
+            return
+        quote = dict(zip(names, found))
+
+        def change() -> None:
+            self.db.execute("delete from quotes where id = ?", [quote_id])
+            # The row kept in the log, so undo can put the quote back as it was.
+            self._event(None, quote["item_id"], "quote.remove", quote["dimension"], quote["code"], None,
+                        json.dumps(quote))
+
+        self._write(change)

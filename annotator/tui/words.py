@@ -35,6 +35,10 @@ def describe_undo(events: list[dict], codebook: Codebook, here: str | None = Non
             parts.append(f"{event['code']} flag restored")
         elif kind == "memo":
             parts.append("memo restored" if event["previous"] else "memo removed")
+        elif kind == "quote.add":
+            parts.append(f"quote for '{name}' removed")
+        elif kind == "quote.remove":
+            parts.append(f"quote for '{name}' put back")
     where = ""
     item_id = events[0]["item_id"] if events else None
     if item_id and item_id != here:
