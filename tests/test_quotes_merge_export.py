@@ -205,3 +205,26 @@ def test_backspace_after_quoting_takes_the_quote_off_at_80x24(tmp_path):
     with SessionStore(path, readonly=True) as store:
         assert store.quotes_for("acme/models#1") == []
         assert store.labels_for("acme/models#1") == {"relevance": {"not-ptm"}}  # the code stays
+
+
+def test_an_export_with_quotes_imports_back_to_the_same_codes(tmp_path):
+    from click.testing import CliRunner
+
+    from fixtures.refi_demo import fresh_study
+    from annotator.cli import cli
+    from annotator.demo import prepare_demo_study
+    from annotator.exchange.export import export
+
+    study = prepare_demo_study(tmp_path / "demo")
+    with SessionStore(study.session_path("ana"), coder="ana") as store:
+        item_id = next(i for i in store.item_ids() if store.labels_for(i) and store.item(i)["body"])
+        dimension, codes = next(iter(store.labels_for(item_id).items()))
+        store.add_quote(item_id, dimension, sorted(codes)[0], "body", 0, min(20, len(store.item(item_id)["body"])))
+    merge_sessions(study.session_paths(), study.merged_path).close()
+    qdpx = export(study.merged_path, "qdpx")[0]
+    fresh = fresh_study(tmp_path / "fresh")
+    result = CliRunner().invoke(cli, ["import-qdpx", str(qdpx), "--study", str(fresh.root)])
+    assert result.exit_code == 0, result.output
+    with SessionStore(study.session_path("ana"), readonly=True) as before, \
+            SessionStore(fresh.session_path("ana"), readonly=True) as after:
+        assert after.current_state() == before.current_state()
