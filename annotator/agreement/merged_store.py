@@ -283,7 +283,7 @@ class MergedStore(Store):
 
     def quotes_for(self, item_id: str) -> list[dict]:
         """The quotes every coder attached to the item's codes, by coder, oldest first."""
-        if "quotes" not in self.db.table_names():  # a file merged before m003, opened read-only
+        if "quotes" not in self.db.table_names():  # a file merged before m004, opened read-only
             return []
         return list(self.db["quotes"].rows_where("item_id = ?", [item_id], order_by="coder, id"))
 
