@@ -524,17 +524,31 @@ def taxonomy_log(study_dir):
 @coder_option(required=False)
 @click.option("--session", "session_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Open this session file directly (for example one copied to a laptop).")
-def code_command(study_dir: Path, coder: str | None, session_file: Path | None):
+@click.option("--order", type=click.Choice(["session", "model"]), default=None,
+              help="model: after the calibration rounds, show next the item a model trained on your "
+                   "decisions rates most likely relevant (default: the study's choice, else session order).")
+@click.option("--model", "screening_model", type=click.Choice(["logistic", "naive-bayes", "svm"]),
+              default="logistic", show_default=True, help="The model for --order model.")
+@click.option("--stop", default="hypergeometric", show_default=True,
+              help="The stopping rule shown while screening: hypergeometric, consecutive:N or fraction:F.")
+def code_command(study_dir: Path, coder: str | None, session_file: Path | None, order: str | None,
+                 screening_model: str, stop: str):
     """Code items in the terminal; resumes where you stopped.
 
     Every key is saved at once."""
     from annotator.coding.open import open_coder_session
+    from annotator.screening.order import prepare_model_order
 
     store = open_coder_session(study_dir, coder, session_file)
     _require_terminal(store, "code")
+    try:
+        ordering = prepare_model_order(store, order=order, model=screening_model, stop=stop)
+    except BaseException:
+        store.close()
+        raise
     from annotator.tui.run import run_coding_tui  # only once the session is open: a refusal stays fast
 
-    run_coding_tui(store)
+    run_coding_tui(store, ordering)
 
 
 def _require_terminal(store, command: str) -> None:
@@ -866,6 +880,93 @@ def _print_sample(drawn) -> None:
     if drawn.where:
         console.print(Text("Where: " + " and ".join(drawn.where)))
     console.print(Text(f"Seed {drawn.seed}: the same corpus, options and --seed {drawn.seed} draw the same sample."))
+
+
+# --- screening with a model (annotator/screening) ---
+
+
+@cli.group("screen")
+def screen_group():
+    """Screening with a model: where it stands, and what it would have saved."""
+
+
+def _screening_options(func):
+    func = click.option("--confidence", type=float, default=0.95, show_default=True,
+                        help="Confidence of the hypergeometric stopping test.")(func)
+    func = click.option("--recall", "target", type=float, default=0.95, show_default=True,
+                        help="The recall the stopping test must prove.")(func)
+    func = click.option("--relevant", metavar="CODE[,CODE]",
+                        help="The code(s) that make an item relevant (default: what the next stage draws by, "
+                             "else the dimension's first code).")(func)
+    func = click.option("--dimension", metavar="DIM", help="The screening dimension (default: relevance).")(func)
+    return func
+
+
+@screen_group.command("status")
+@study_option
+@coder_option(required=False)
+@_screening_options
+@click.option("--stop", default=None, help="The stopping rule (default: the one each session was screened with; "
+                                            "hypergeometric, consecutive:N or fraction:F).")
+@click.option("--model", "screening_model", type=click.Choice(["logistic", "naive-bayes", "svm"]),
+              default="logistic", show_default=True, help="The model that estimates how many relevant items remain.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def screen_status(study_dir, coder, dimension, relevant, target, confidence, stop, screening_model, fmt):
+    """Each coder's screening: read, relevant found, estimated remaining, the stopping rule."""
+    from annotator.screening.run import run_status
+    from annotator.study import Study
+
+    rows = run_status(Study(study_dir), coder=coder, dimension=dimension, relevant=relevant,
+                      model=screening_model, stop=stop, target=target, confidence=confidence)
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from annotator.render.screening import print_status
+
+    print_status(rows)
+
+
+@screen_group.command("simulate")
+@study_option
+@_screening_options
+@click.option("--labels", "labels_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="A labelled file (CSV or JSONL: item id and label) instead of the study's final codes.")
+@click.option("--seeds", type=int, default=3, show_default=True, help="How many shuffles to replay.")
+@click.option("--model", "screening_model", type=click.Choice(["logistic", "naive-bayes", "svm"]),
+              default="logistic", show_default=True)
+@click.option("--initial", type=int, default=10, show_default=True,
+              help="Items read in random order first (like a calibration round).")
+@click.option("--batch", type=int, default=None, help="Retrain after this many items (default: 10, or 1 %% of the items).")
+@click.option("--stop", default="hypergeometric", show_default=True,
+              help="The stopping rule: hypergeometric, consecutive:N or fraction:F.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--figure", "figure_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Draw recall against items read, model vs random order (FILE.png or FILE.svg).")
+def screen_simulate(study_dir, dimension, relevant, target, confidence, labels_file, seeds, screening_model,
+                    initial, batch, stop, fmt, figure_path):
+    """Replay a finished screening in model order: recall curve, WSS@95, stopping point."""
+    from annotator.screening.run import run_simulation
+    from annotator.study import Study
+
+    simulation = run_simulation(Study(study_dir), labels_file=labels_file, dimension=dimension, relevant=relevant,
+                                seeds=seeds, model=screening_model, initial=initial, batch=batch, stop=stop,
+                                target=target, confidence=confidence)
+    summary = simulation.summary()
+    if figure_path is not None:
+        from annotator.screening.figure import recall_figure
+
+        for path in recall_figure(simulation, figure_path):
+            click.echo(f"wrote {path}", err=True)
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(summary, indent=2))
+        return
+    from annotator.render.screening import print_simulation
+
+    print_simulation(summary)
 
 
 # --- analysis commands (report, methods) ---

@@ -188,7 +188,10 @@ def methods_facts(study, report: dict | None = None) -> dict:
     if not study.merged_path.is_file() and not study.corpus_path.is_file():
         raise UserError(f"{study.root}: no corpus.db and no merged.db: nothing to describe yet. "
                         "Collect issues (`annotator fetch` / `annotator import`), code and merge first.")
-    return {"corpus": corpus_facts(study), "merged": merged_facts(study), "report": report}
+    from annotator.screening.status import screening_facts
+
+    return {"corpus": corpus_facts(study), "merged": merged_facts(study), "report": report,
+            "screening": screening_facts(study)}
 
 
 # --- writing ----------------------------------------------------------------------------------
@@ -391,6 +394,10 @@ def methods_markdown(facts: dict) -> str:
     else:
         paragraphs.append("The coders' sessions are not merged yet (no merged.db): coders, "
                           "agreement and reconciliation cannot be described.")
+    if facts.get("screening"):  # screening in model order (annotator/screening/status.py)
+        from annotator.screening.status import screening_paragraph
+
+        paragraphs.append(screening_paragraph(facts["screening"], src.ref))
     if facts.get("report"):
         paragraphs.append(_result_paragraph(facts["report"], src))
     body, sources = src.number("\n\n".join(paragraphs))

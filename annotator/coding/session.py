@@ -282,6 +282,10 @@ class SessionStore(SessionChanges, Store):
         self.db.execute("insert into meta (key, value) values (?, ?)"
                         " on conflict(key) do update set value = excluded.value", [key, value])
 
+    def set_meta(self, key: str, value: str) -> None:
+        """Record a setting of the session (e.g. how its items are ordered), committed at once."""
+        self._write(lambda: self._set_meta(key, value))
+
     @property
     def codebook(self) -> Codebook:
         if self._codebook is None:

@@ -15,13 +15,19 @@ class CodingApp(App):
     ENABLE_COMMAND_PALETTE = False  # ctrl+p would steal keys from coding; F1 is the help
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", show=False, priority=True)]
 
-    def __init__(self, store: SessionStore) -> None:
+    def __init__(self, store: SessionStore, ordering=None) -> None:
         super().__init__()
         self.store = store
+        self.ordering = ordering  # a ModelOrder: screen in model order (annotator/tui/screening.py)
 
     def on_mount(self) -> None:
-        self.push_screen(CodingScreen(self.store))
+        if self.ordering is not None:
+            from annotator.tui.screening import ScreeningScreen
+
+            self.push_screen(ScreeningScreen(self.store, self.ordering))
+        else:
+            self.push_screen(CodingScreen(self.store))
 
 
-def build_coding_app(store: SessionStore) -> CodingApp:
-    return CodingApp(store)
+def build_coding_app(store: SessionStore, ordering=None) -> CodingApp:
+    return CodingApp(store, ordering)

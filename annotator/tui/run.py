@@ -31,13 +31,13 @@ def farewell(store: SessionStore) -> str:
             f"To resume: {resume_command(store)}")
 
 
-def run_coding_tui(store: SessionStore) -> None:
+def run_coding_tui(store: SessionStore, ordering=None) -> None:
     import click
 
     from annotator.tui.app import build_coding_app
 
     try:
-        build_coding_app(store).run()
+        build_coding_app(store, ordering).run()
         # After the app has left the alternate screen: this line stays in the coder's terminal.
         click.echo(farewell(store))
     finally:

@@ -70,8 +70,12 @@ class CodingScreen(Screen):
         if small:
             self.query_one(TooSmall).show_size(width, height, SMALLEST)
 
+    def first_item(self) -> str | None:
+        """Where the screen opens (model order overrides it: annotator/tui/screening.py)."""
+        return self.store.resume_item()
+
     def on_mount(self) -> None:
-        start = self.store.resume_item()
+        start = self.first_item()
         progress = self.store.progress()
         if start is None:
             self.query_one(StatusLine).say("This session has no items. Assign some with `annotator assign`.")
