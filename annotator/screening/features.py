@@ -43,16 +43,17 @@ def item_text(item: dict, comments: int = FIRST_COMMENTS) -> str:
 
 
 def tfidf_matrix(texts: list[str]):
-    """A sparse TF-IDF matrix (one row per text): words and word pairs, sublinear counts.
+    """A sparse TF-IDF matrix (one row per text): words, sublinear counts.
 
     min_df=2 drops the words seen once (typos, hashes, paths): they cannot generalise to
-    another item, and without them the matrix is a third of the size.
+    another item. Single words only: adding word pairs made the matrix 10 times wider,
+    vectorising 5 times and retraining 2-3 times slower at 8,000 items (benchmarks/bench_screening.py).
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     min_df = 2 if len(texts) >= 50 else 1
-    vectoriser = TfidfVectorizer(sublinear_tf=True, min_df=min_df, max_df=0.9, ngram_range=(1, 2),
-                                 max_features=100_000, stop_words="english", dtype=_float32(),
+    vectoriser = TfidfVectorizer(sublinear_tf=True, min_df=min_df, max_df=0.9, ngram_range=(1, 1),
+                                 max_features=50_000, stop_words="english", dtype=_float32(),
                                  token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b")
     try:
         return vectoriser.fit_transform(texts)

@@ -23,7 +23,7 @@ def _classifier(name: str):
     if name == "logistic":
         from sklearn.linear_model import LogisticRegression
 
-        return LogisticRegression(class_weight="balanced", C=10.0, solver="liblinear", max_iter=200)
+        return LogisticRegression(class_weight="balanced", C=1.0, solver="liblinear", max_iter=200)
     if name == "naive-bayes":
         from sklearn.naive_bayes import ComplementNB
 

@@ -1,0 +1,110 @@
+"""The coding screen in model order, through Pilot at 80x24: calibration items first in session
+order, then the model's top-ranked items; the screening line; the keystroke path not waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from pathlib import Path
+
+from drivers.tui_support import MessageLog, coding_screen, screen_lines, wait_for, widget_plain
+
+from annotator.codebook.model import load_codebook
+from annotator.coding.session import SessionStore
+from annotator.screening.order import prepare_model_order
+from annotator.tui.app import build_coding_app
+from annotator.tui.messages import ItemShown, LabelRecorded
+from fixtures.topical import topical_items
+
+SCREENING_TAXONOMY = Path(__file__).parent / "fixtures" / "screening_taxonomy.yaml"
+CALIBRATION = 24
+
+
+def make_session(tmp_path):
+    items, truth = topical_items(300, prevalence=0.12, seed=21)
+    rng = random.Random(2)
+    # The calibration round is scattered through the session: model order must still put it first.
+    calibration = set(rng.sample([i["id"] for i in items], CALIBRATION))
+    rounds = {i["id"]: "calibration-1" if i["id"] in calibration else "main" for i in items}
+    path = tmp_path / "sessions" / "ada.db"
+    SessionStore.create(path, coder="ada", codebook=load_codebook(SCREENING_TAXONOMY), items=items,
+                        rounds=rounds).close()
+    return path, truth, calibration
+
+
+def test_model_order_after_calibration(tmp_path):
+    path, truth, calibration = make_session(tmp_path)
+
+    async def main():
+        store = SessionStore(path)
+        ordering = prepare_model_order(store, order="model")
+        messages = MessageLog()
+        app = build_coding_app(store, ordering)
+        try:
+            async with app.run_test(size=(80, 24), message_hook=messages) as pilot:
+                await wait_for(pilot, lambda: any(isinstance(m, ItemShown) for m in messages), what="first item")
+                screen = coding_screen(app)
+
+                async def decide() -> str:
+                    item_id = screen.item_id
+                    saved = len([m for m in messages if isinstance(m, LabelRecorded)])
+                    started = time.perf_counter()
+                    await pilot.press("y" if truth[item_id] else "n")
+                    await wait_for(pilot, lambda: len([m for m in messages if isinstance(m, LabelRecorded)]) > saved,
+                                   what="label saved")
+                    pressed.append(time.perf_counter() - started)
+                    return item_id
+
+                pressed: list[float] = []
+                seen = []
+                for _ in range(CALIBRATION):
+                    seen.append(await decide())
+                    await pilot.press("tab")
+                # Calibration first, in session order (random), whatever the model thinks.
+                assert set(seen) == calibration
+                session_order = store.item_ids()
+                assert seen == sorted(seen, key=session_order.index)
+                # The worker has seen every calibration decision: its ranking applies from the next item.
+                await wait_for(pilot, lambda: ordering.state is not None and ordering.state.read == CALIBRATION
+                               and ordering.state.ranking.trained, timeout=60, what="the model's first ranking")
+                top = ordering.state.ranking.order
+                await pilot.press("tab")  # leaves the item shown while the model was training
+                await wait_for(pilot, lambda: screen.item_id in top[:2], what="the top-ranked item")
+                after = []
+                for _ in range(10):
+                    ranked = ordering.state.ranking.order
+                    coded = store.coded_ids()
+                    expected = next(i for i in ranked if i not in coded)
+                    assert screen.item_id == expected or screen.item_id in ranked[:3]
+                    after.append(await decide())
+                    await pilot.press("tab")
+                    await wait_for(pilot, lambda: screen.item_id not in after, what="next item")
+                # A clear topical signal: the model's first picks are mostly relevant (12 % of the pile is).
+                assert sum(truth[i] for i in after) >= 7
+                # The screening line: relevant found, the estimate left, the rule; it fits 80 columns.
+                await wait_for(pilot, lambda: "relevant found" in widget_plain(screen.query_one("#screening")),
+                               what="the screening line")
+                line = widget_plain(screen.query_one("#screening"))
+                found = sum(truth[i] for i in seen + after[:-1])
+                assert f"{found} relevant found" in line or f"{found + 1} relevant found" in line
+                assert "left (" in line and "recall ≥" in line
+                assert any("relevant found" in row for row in screen_lines(app))
+                assert max(len(row.rstrip()) for row in screen_lines(app)) <= 80
+                # The keystroke path never waits for the model (training runs in its thread).
+                assert sorted(pressed)[len(pressed) // 2] < 0.5
+        finally:
+            store.close()
+        assert ordering._thread is not None and not ordering._thread.is_alive()  # stopped with the screen
+
+    asyncio.run(main())
+
+
+def test_session_order_stays_without_the_option(tmp_path):
+    path, truth, calibration = make_session(tmp_path)
+    store = SessionStore(path)
+    try:
+        assert prepare_model_order(store, order=None) is None  # no study choice, never screened in model order
+        assert prepare_model_order(store, order="session") is None
+    finally:
+        store.close()
