@@ -887,7 +887,9 @@ def _print_sample(drawn) -> None:
 
 @cli.group("screen")
 def screen_group():
-    """Screening with a model: where it stands, and what it would have saved."""
+    """Screen in model order: status and simulation.
+
+    Where each coder's screening stands, and what model order would have saved."""
 
 
 def _screening_options(func):
@@ -912,7 +914,10 @@ def _screening_options(func):
               default="logistic", show_default=True, help="The model that estimates how many relevant items remain.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def screen_status(study_dir, coder, dimension, relevant, target, confidence, stop, screening_model, fmt):
-    """Each coder's screening: read, relevant found, estimated remaining, the stopping rule."""
+    """Each coder's screening and its stopping rule.
+
+    Items read, relevant found, the model's estimate of what remains, the recall the
+    hypergeometric test proves, and whether the rule says stop."""
     from annotator.screening.run import run_status
     from annotator.study import Study
 
@@ -946,7 +951,10 @@ def screen_status(study_dir, coder, dimension, relevant, target, confidence, sto
               help="Draw recall against items read, model vs random order (FILE.png or FILE.svg).")
 def screen_simulate(study_dir, dimension, relevant, target, confidence, labels_file, seeds, screening_model,
                     initial, batch, stop, fmt, figure_path):
-    """Replay a finished screening in model order: recall curve, WSS@95, stopping point."""
+    """Replay a finished screening in model order.
+
+    Prints the recall curve, items read at 90/95/100 % recall, WSS@95 and where the stopping
+    rule fired, against random order."""
     from annotator.screening.run import run_simulation
     from annotator.study import Study
 
