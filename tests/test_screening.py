@@ -295,3 +295,35 @@ def test_the_methods_paragraph_reports_model_order_and_the_rule(tmp_path):
     result = CliRunner().invoke(cli, ["methods", str(root)])
     assert result.exit_code == 0, result.output
     assert "ada screened the items in model order" in result.output  # no calibration round here
+
+
+def test_code_in_model_order_refuses_bad_options_and_keeps_the_session_usable(tmp_path):
+    from annotator.coding.session import SessionStore
+
+    root, items, truth = screened_session(tmp_path)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["code", "--study", str(root), "--coder", "ada", "--order", "model",
+                                 "--stop", "whenever"])
+    assert result.exit_code == 2 and "--stop whenever" in result.output and "Traceback" not in result.output
+    result = runner.invoke(cli, ["code", "--study", str(root), "--coder", "ada", "--order", "sideways"])
+    assert result.exit_code == 2 and "sideways" in result.output
+    with SessionStore(root / "sessions" / "ada.db") as store:  # the refusal released the writer lock
+        assert len(store.all_labels()) == 60
+    # A codebook with no single-choice dimension cannot be screened by a model.
+    (root / "taxonomy.yaml").write_text(
+        "name: multi only\ndimensions:\n  - id: challenge\n    name: Challenge\n    kind: multi\n    codes:\n"
+        "      - {id: usage, name: Usage, key: '1', definition: x}\n")
+    result = runner.invoke(cli, ["code", "--study", str(root), "--coder", "bo", "--order", "model"])
+    assert result.exit_code == 2 and "single-choice dimension" in result.output
+
+
+def test_status_lines_for_annotator_status(tmp_path):
+    from annotator.screening.status import screening_lines
+
+    root, items, truth = screened_session(tmp_path)
+    found = sum(truth[i["id"]] for i in items[:60])
+    lines = screening_lines([root / "sessions" / "ada.db"])
+    read = [truth[i["id"]] for i in items[:60]]
+    assert lines == [f"ada: model order, read 60 of 120, {found} relevant; recall ≥ {recall_bound(read, 120):.1%} "
+                     "proven (95% confidence); rule: the hypergeometric stopping test of Callaghan and "
+                     "Müller-Hansen (2020) (target recall 95%, confidence 95%): not yet"]

@@ -132,9 +132,6 @@ def prepare_model_order(store, *, order: str | None, model: str = DEFAULT_MODEL,
         order = _study_order(store, codebook, dimension) or (read_setting(store.path) or {}).get("order", "session")
     if order != "model":
         return None
-    if dimension is None and "relevance" not in [d.id for d in codebook.dimensions]:
-        raise UserError(f"{store.path}: --order model screens a single-choice dimension such as 'relevance', "
-                        "which this session does not ask; pass --dimension DIM or leave --order out.")
     dimension, codes = screening_target(codebook, dimension, relevant, _stages_of(store))
     if codebook.dimension(dimension).multi:
         raise UserError(f"--dimension {dimension}: model order needs a single-choice dimension (relevant or not).")

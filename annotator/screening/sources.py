@@ -23,6 +23,9 @@ def screening_target(codebook, dimension: str | None = None, relevant: str | Non
     if dimension is None:
         singles = [d.id for d in codebook.dimensions if not d.multi]
         dimension = "relevance" if "relevance" in ids else (singles[0] if singles else None)
+        if dimension is None:
+            raise UserError("screening in model order needs a single-choice dimension (relevant or not, such as "
+                            f"'relevance'); this codebook has none (it has: {', '.join(ids)}).")
     if dimension not in ids:
         raise UserError(f"--dimension {dimension}: the codebook has no such dimension (it has: {', '.join(ids)}).")
     codes = codebook.dimension(dimension).by_id

@@ -67,7 +67,7 @@ def screening_facts(study) -> list[dict]:
         paths += [p for folder in sorted(study.sessions_dir.iterdir()) if folder.is_dir()
                   for p in sorted(folder.glob("*.db"))]
     facts = []
-    for path in paths:
+    for path in dict.fromkeys(paths):
         try:
             setting = read_setting(path)
         except Exception:  # not a readable session: the merge reports it
@@ -102,3 +102,27 @@ def screening_paragraph(facts: list[dict], ref) -> str:
                          f"({status['confidence']:.0%} confidence)")
         sentences.append(sentence + ".")
     return " ".join(sentences)
+
+
+def screening_lines(paths: list[Path]) -> list[str]:
+    """For `annotator status` (stage by stage): one line per session screened in model order,
+    stating the rule, items read, relevant found and the recall the test proves. No model is
+    trained here (status stays quick); `annotator screen status` adds the model's estimate."""
+    from annotator.screening.stopping import parse_rule
+
+    lines = []
+    for path in paths:
+        try:
+            setting = read_setting(path)
+        except Exception:  # not a readable session: status reports it elsewhere
+            continue
+        if not setting or setting.get("order") != "model":
+            continue
+        rule = parse_rule(setting.get("stop", "hypergeometric"), setting.get("target", 0.95),
+                          setting.get("confidence", 0.95))
+        status = session_status(path, setting["dimension"], set(setting["relevant"]), rule)
+        lines.append(f"{status['coder']}: model order, read {status['read']:,} of {status['items']:,}, "
+                     f"{status['relevant_found']:,} relevant; recall ≥ {status['recall_bound']:.1%} proven "
+                     f"({rule.confidence:.0%} confidence); rule: {rule.describe()}: "
+                     f"{'stop' if status['stop'] else 'not yet'}")
+    return lines
