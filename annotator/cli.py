@@ -963,7 +963,7 @@ def screen_simulate(study_dir, dimension, relevant, target, confidence, labels_f
                                 target=target, confidence=confidence)
     summary = simulation.summary()
     if figure_path is not None:
-        from annotator.screening.figure import recall_figure
+        from annotator.render.screening_figure import recall_figure
 
         for path in recall_figure(simulation, figure_path):
             click.echo(f"wrote {path}", err=True)

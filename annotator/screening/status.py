@@ -86,8 +86,11 @@ def screening_facts(study) -> list[dict]:
 def screening_paragraph(facts: list[dict], ref) -> str:
     """A sentence per coder who screened in model order. ``ref(text)`` marks a number's source,
     as analysis/methods.py does."""
+    from annotator.textsafe import md_escape
+
     sentences = []
     for status in facts:
+        status = dict(status, coder=md_escape(status["coder"]))  # the paragraph is Markdown: 'a_b' is a name
         opening = (f"After the calibration rounds ({status['calibration']} items, read in random order, on which "
                    f"agreement is computed), {status['coder']} screened the remaining items" if status["calibration"]
                    else f"{status['coder']} screened the items")

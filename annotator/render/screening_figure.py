@@ -1,6 +1,6 @@
-"""The recall curve of a simulated screening: recall against items read, model order against
-random order, each seed a thin line, the stopping point marked. matplotlib is imported inside
-(through analysis/figures' headless canvas and atomic save)."""
+"""The recall curve of a simulated screening (`annotator screen simulate --figure`): recall
+against items read, model order against random order, each seed a thin line, the stopping point
+marked. matplotlib is imported inside (through analysis/figures' headless canvas and save)."""
 
 from __future__ import annotations
 
