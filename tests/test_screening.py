@@ -327,3 +327,28 @@ def test_status_lines_for_annotator_status(tmp_path):
     assert lines == [f"ada: model order, read 60 of 120, {found} relevant; recall ≥ {recall_bound(read, 120):.1%} "
                      "proven (95% confidence); rule: the hypergeometric stopping test of Callaghan and "
                      "Müller-Hansen (2020) (target recall 95%, confidence 95%): not yet"]
+
+
+@pytest.mark.parametrize("model", ["naive-bayes", "svm"])
+def test_the_other_models_rank_too(model, tmp_path):
+    from annotator.screening.features import item_text
+    from annotator.screening.simulation import simulate
+
+    items, truth = topical_items(400, prevalence=0.15, seed=12)
+    result = simulate([i["id"] for i in items], [item_text(i) for i in items], truth, seeds=1, model=model,
+                      batch=20).summary()
+    run = result["runs"][0]
+    assert run["wss_at_95"] == pytest.approx(wss_by_hand(run["read_order"], truth)[1])
+    assert run["wss_at_95"] > 0.3
+
+
+def test_the_figure_is_written_as_svg(tmp_path):
+    items, truth = topical_items(200, prevalence=0.2, seed=13)
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("".join(json.dumps({"item": i["id"], "label": int(truth[i["id"]]), "title": i["title"],
+                                          "body": i["body"]}) + "\n" for i in items))
+    figure = tmp_path / "recall.svg"
+    result = CliRunner().invoke(cli, ["screen", "simulate", "--study", str(tmp_path), "--labels", str(labels),
+                                      "--seeds", "1", "--figure", str(figure)])
+    assert result.exit_code == 0, result.output
+    assert "<svg" in figure.read_text() and "random order" in figure.read_text()
