@@ -62,8 +62,8 @@ class ModelOrder:
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._thread is not None and self._thread.is_alive():
+            self._thread.join(timeout=5)  # at most one retraining (well under a second) to finish
 
     def next_item(self, ids: list[str], rounds: dict[str, str | None], coded: set[str],
                   current: str | None = None) -> str | None:

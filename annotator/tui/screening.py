@@ -68,7 +68,8 @@ class ScreeningScreen(CodingScreen):
     def on_mount(self) -> None:
         self._rounds = dict(self.store.db.execute("select id, round from items").fetchall())
         super().on_mount()
-        self.ordering.start()
+        # After the first paint: the worker's first job (TF-IDF of every item) shares the GIL.
+        self.call_after_refresh(self.ordering.start)
         self.set_interval(REFRESH_SECONDS, self.refresh_screening)
         self.refresh_screening()
 
