@@ -352,3 +352,11 @@ def test_the_figure_is_written_as_svg(tmp_path):
                                       "--seeds", "1", "--figure", str(figure)])
     assert result.exit_code == 0, result.output
     assert "<svg" in figure.read_text() and "random order" in figure.read_text()
+
+
+def test_status_names_a_file_that_is_not_a_session(tmp_path):
+    root, items, truth = screened_session(tmp_path)
+    (root / "sessions" / "zed.db").write_bytes(b"not a database at all, just bytes" * 100)
+    result = CliRunner().invoke(cli, ["screen", "status", "--study", str(root)])
+    assert result.exit_code == 2 and "zed.db: not a readable session file" in result.output
+    assert "Traceback" not in result.output

@@ -43,6 +43,14 @@ def connect_readonly(path: Path) -> sqlite3.Connection:
 
 
 def read_pile(path: Path, dimension: str, relevant: set[str]) -> Pile:
+    try:
+        return _read_pile(path, dimension, relevant)
+    except sqlite3.DatabaseError as error:  # not a session (a stray .db in sessions/), or damaged
+        raise UserError(f"{path}: not a readable session file ({error}); move it out of the sessions folder "
+                        "or check it with `annotator merge`.") from None
+
+
+def _read_pile(path: Path, dimension: str, relevant: set[str]) -> Pile:
     with closing(connect_readonly(path)) as db:
         items = db.execute("select id, round from items order by position").fetchall()
         current: dict[str, set[str]] = {}
