@@ -108,3 +108,35 @@ def test_session_order_stays_without_the_option(tmp_path):
         assert prepare_model_order(store, order="session") is None
     finally:
         store.close()
+
+
+def _wait(predicate, timeout: float = 60.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def test_the_worker_reads_items_added_later_and_survives_errors(tmp_path):
+    from annotator.screening.order import ModelOrder
+
+    path, truth, calibration = make_session(tmp_path)
+    more, more_truth = topical_items(20, prevalence=0.5, seed=5, repo="gen/later")
+    store = SessionStore(path)
+    ordering = ModelOrder(path, "relevance", {"ptm"})
+    try:
+        for item_id in sorted(calibration):
+            store.record_label(item_id, "relevance", "ptm" if truth[item_id] else "not-ptm")
+        ordering.start()
+        _wait(lambda: ordering.state is not None and ordering.state.ranking.trained, what="first ranking")
+        assert ordering.state.read == CALIBRATION and ordering.state.items == 300
+        store.add_items(more, {i["id"]: "main" for i in more})  # a top-up while screening
+        seen = ordering.trainings
+        ordering.notify()
+        _wait(lambda: ordering.trainings > seen, what="retraining")
+        assert ordering.state.items == 320 and {i["id"] for i in more} <= set(ordering.state.ranking.order)
+        assert ordering.error is None
+    finally:
+        ordering.stop()
+        store.close()
+    assert not ordering._thread.is_alive()

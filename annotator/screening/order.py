@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
-
 from dataclasses import dataclass
+from pathlib import Path
 
 from annotator.screening.models import DEFAULT_MODEL
 from annotator.screening.pile import SETTING, is_calibration, read_items, read_pile
-from annotator.screening.ranking import Ranking
-from annotator.screening.stopping import StoppingRule, parse_rule
+from annotator.screening.ranking import Ranker, Ranking
+from annotator.screening.stopping import StoppingRule, parse_rule, recall_bound
 
 
 @dataclass(frozen=True)
@@ -90,21 +89,18 @@ class ModelOrder:
                 return
             try:
                 started = time.perf_counter()
-                if ranker is None:
-                    from annotator.screening.ranking import Ranker
-
-                    ranker = Ranker.from_items(read_items(self.path), self.model)
                 pile = read_pile(self.path, self.dimension, self.relevant)
+                if ranker is None or len(ranker.ids) != len(pile.ids):  # first time, or items were added
+                    ranker = Ranker.from_items(read_items(self.path), self.model)
                 # Uncoded calibration items are ranked too (for the estimate); next_item shows them first anyway.
                 candidates = [i for i in pile.ids if i not in pile.decisions and i not in pile.skipped]
                 ranking = ranker.rank(pile.decisions, exclude=pile.skipped, candidates=candidates)
                 read, total = pile.read, len(pile.ids)
-                from annotator.screening.stopping import recall_bound
-
                 self.state = ScreeningState(ranking, total, len(read), sum(read), self.rule.should_stop(read, total),
                                             recall_bound(read, total, self.rule.confidence),
                                             time.perf_counter() - started)
                 self.trainings += 1
+                self.error = None
             except Exception as error:  # a worker must not die silently: the screen shows it
                 self.error = f"{type(error).__name__}: {error}"
 
