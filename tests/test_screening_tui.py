@@ -140,3 +140,30 @@ def test_the_worker_reads_items_added_later_and_survives_errors(tmp_path):
         ordering.stop()
         store.close()
     assert not ordering._thread.is_alive()
+
+
+def test_the_screen_says_when_the_stopping_rule_is_met(tmp_path):
+    """fraction:0.1 is met once 30 of 300 items are read: the line and a notification say so."""
+    path, truth, calibration = make_session(tmp_path)
+    with SessionStore(path) as store:
+        for item_id in store.item_ids()[-29:]:
+            store.record_label(item_id, "relevance", "ptm" if truth[item_id] else "not-ptm")
+
+    async def main():
+        store = SessionStore(path)
+        ordering = prepare_model_order(store, order="model", stop="fraction:0.1")
+        app = build_coding_app(store, ordering)
+        try:
+            async with app.run_test(size=(80, 24)) as pilot:
+                await wait_for(pilot, lambda: ordering.state is not None, timeout=60, what="first state")
+                screen = coding_screen(app)
+                assert not ordering.state.stop
+                await pilot.press("y" if truth[screen.item_id] else "n")  # the 30th item read
+                await wait_for(pilot, lambda: "stop: rule met" in widget_plain(screen.query_one("#screening")),
+                               timeout=60, what="the rule met on the line")
+                await wait_for(pilot, lambda: any("stopping rule is met after 30 items" in str(n.message)
+                                                  for n in app._notifications), what="the notification")
+        finally:
+            store.close()
+
+    asyncio.run(main())

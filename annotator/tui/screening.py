@@ -58,6 +58,7 @@ class ScreeningScreen(CodingScreen):
         self.ordering = ordering
         self._rounds = {item_id: None for item_id in self._ids}
         self._shown_trainings = -1
+        self._told_stop = False
 
     def compose(self):
         for widget in super().compose():
@@ -76,7 +77,13 @@ class ScreeningScreen(CodingScreen):
     def refresh_screening(self) -> None:
         if self.ordering.trainings != self._shown_trainings or self.ordering.error:
             self._shown_trainings = self.ordering.trainings
-            self.query_one(ScreeningLine).show_state(self.ordering.state, self.ordering.error)
+            state = self.ordering.state
+            self.query_one(ScreeningLine).show_state(state, self.ordering.error)
+            if state is not None and state.stop and not self._told_stop:
+                self._told_stop = True  # once per sitting: the line keeps saying it
+                self.notify(f"The stopping rule is met after {state.read} items: {self.ordering.rule.describe()}. "
+                            "You may stop screening (F10), or read on.", title="Screening", markup=False,
+                            timeout=10)
 
     # After every change of a decision, the worker retrains when it can (notify never waits).
     def apply_code(self, dimension_id, code) -> None:
