@@ -943,7 +943,7 @@ def screen_status(study_dir, coder, dimension, relevant, target, confidence, sto
               default="logistic", show_default=True)
 @click.option("--initial", type=int, default=10, show_default=True,
               help="Items read in random order first (like a calibration round).")
-@click.option("--batch", type=int, default=None, help="Retrain after this many items (default: 10, or 1 %% of the items).")
+@click.option("--batch", type=int, default=None, help="Retrain after this many items (default: 10, or 1 % of the items; the stopping test is checked at each retraining).")
 @click.option("--stop", default="hypergeometric", show_default=True,
               help="The stopping rule: hypergeometric, consecutive:N or fraction:F.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
