@@ -90,8 +90,8 @@ class ScreeningScreen(CodingScreen):
         super().apply_code(dimension_id, code)
         self.ordering.notify()
 
-    def action_undo(self) -> None:
-        super().action_undo()
+    def _undo(self, events: list[dict]) -> None:  # after the confirmation, when one is asked
+        super()._undo(events)
         self.ordering.notify()
 
     def action_flag(self, flag: str) -> None:
