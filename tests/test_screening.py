@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from annotator.cli import cli
-from annotator.screening.stopping import (StoppingRule, k_target, min_p_value, p_value, parse_rule,
+from annotator.screening.stopping import (k_target, min_p_value, p_value, parse_rule,
                                           recall_bound)
 from fixtures.topical import topical_items
 

@@ -63,7 +63,7 @@ def print_simulation(summary: dict, console=None) -> None:
                       _pct(None if value is None else value / summary["items"]))
     console.print(table)
     wss, spread = summary["wss_at_95"], summary["wss_at_95_range"]
-    console.print(Text(f"WSS@95 (work saved over sampling at 95 % recall): "
+    console.print(Text("WSS@95 (work saved over sampling at 95 % recall): "
                        + ("-" if wss is None else f"{wss:.3f} (range {spread[0]:.3f}–{spread[1]:.3f}; "
                                                   f"random order {summary['random_wss_at_95']:.3f})")))
     if summary["stopped_at"] is None:
