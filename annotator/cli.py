@@ -109,6 +109,12 @@ def coder_option(required: bool = True):
     return decorate
 
 
+def stage_option(func):
+    """``--stage NAME``: a stage of study.yaml (may be left out when the study has one stage)."""
+    return click.option("--stage", "stage_id", metavar="NAME",
+                        help="The study stage (from study.yaml; optional with a single stage).")(func)
+
+
 def taxonomy_argument(func):
     return click.argument(
         "taxonomy_file",
@@ -165,8 +171,12 @@ def init_command(directory: Path):
     """Create a study folder with the default codebook."""
     from annotator.study import Study
 
+    from annotator.sampling.stages import write_default_study
+
     study = Study.init(directory)
-    click.echo(f"Study ready in {study.root}: edit {study.taxonomy_path}, then "
+    write_default_study(study)
+    click.echo(f"Study ready in {study.root}: edit {study.taxonomy_path} (the codebook) and "
+               f"{study.study_file} (the stages), then "
                f"`annotator import FILE --study {study.root}` or `annotator fetch OWNER/REPO --study {study.root}`.")
 
 
@@ -531,15 +541,16 @@ def taxonomy_log(study_dir):
               default="logistic", show_default=True, help="The model for --order model.")
 @click.option("--stop", default="hypergeometric", show_default=True,
               help="The stopping rule shown while screening: hypergeometric, consecutive:N or fraction:F.")
+@stage_option
 def code_command(study_dir: Path, coder: str | None, session_file: Path | None, order: str | None,
-                 screening_model: str, stop: str):
+                 screening_model: str, stop: str, stage_id: str | None):
     """Code items in the terminal; resumes where you stopped.
 
     Every key is saved at once."""
     from annotator.coding.open import open_coder_session
     from annotator.screening.order import prepare_model_order
 
-    store = open_coder_session(study_dir, coder, session_file)
+    store = open_coder_session(study_dir, coder, session_file, stage_id)
     _require_terminal(store, "code")
     try:
         ordering = prepare_model_order(store, order=order, model=screening_model, stop=stop)
@@ -563,23 +574,52 @@ def _require_terminal(store, command: str) -> None:
                         "a terminal; over SSH use `ssh -t HOST annotator ...`. Nothing was changed.")
 
 
+@cli.command("status")
+@study_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def status_command(study_dir: Path, fmt: str):
+    """Where the study stands, and the next command to run.
+
+    Stage by stage: its samples, coders and what they have coded per round, agreement so far,
+    disagreements open. Reads everything read-only (coders may keep coding)."""
+    from annotator.analysis.status import study_status
+    from annotator.study import Study
+
+    status = study_status(Study(study_dir))
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(status.as_dict(), indent=2))
+        return
+    from rich.console import Console
+
+    from annotator.render.status import render_status
+
+    Console().print(render_status(status))
+
+
 @cli.command("demo")
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to put the demo study (default: a scratch folder under the temp dir).")
 @coder_option(required=False)
 @click.option("--reset", is_flag=True, help="Start the demo afresh (deletes the scratch folder's sessions).")
 @click.option("--no-open", is_flag=True, help="Only prepare the demo study and print where it is.")
-def demo_command(directory: Path | None, coder: str | None, reset: bool, no_open: bool):
-    """Code the bundled demo study (44 issues)."""
-    from annotator.coding.open import open_coder_session
-    from annotator.demo import prepare_demo_study
+@click.option("--stage", "stage_id", metavar="NAME", help="The stage to code (default: screening).")
+def demo_command(directory: Path | None, coder: str | None, reset: bool, no_open: bool, stage_id: str | None):
+    """Code the bundled demo study (44 issues).
+
+    It runs in two stages (study.yaml): screening of every issue, then thematic coding of the
+    PTM-related ones; simulated coders have finished both, so merge, reconcile, report and
+    methods show both at once."""
+    from annotator.demo import open_demo_session, prepare_demo_study
+    from annotator.study import check_coder_name
 
     study = prepare_demo_study(directory, reset=reset)
     click.echo(f"demo study: {study.root}", err=True)
     if no_open:
         click.echo(str(study.root))
         return
-    store = open_coder_session(study.root, coder or "you", None)
+    store = open_demo_session(study, check_coder_name(coder or "you"), stage_id)
     _require_terminal(store, "demo")
     from annotator.tui.run import run_coding_tui
 
@@ -596,13 +636,18 @@ def demo_command(directory: Path | None, coder: str | None, reset: bool, no_open
 @click.option("--overlap", default=None,
               help="Per round: 'all' (everyone codes it) or the share double coded, e.g. all,all,0.2.")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed for who double codes what.")
-def assign_command(sample: str, study_dir: Path, coders: str, rounds: str, overlap: str | None, seed: int):
-    """Give coders blind sessions of a sample, in rounds."""
+@stage_option
+def assign_command(sample: str, study_dir: Path, coders: str, rounds: str, overlap: str | None, seed: int,
+                   stage_id: str | None):
+    """Give coders blind sessions of a sample, in rounds.
+
+    The sessions are the sample's stage's (sessions/<stage>/<coder>.db); round names are unique
+    within the stage."""
     from annotator.sampling.assign import assign_sample
     from annotator.study import Study
 
     names = [c.strip() for c in coders.split(",") if c.strip()]
-    result = assign_sample(Study(study_dir), sample, names, rounds, overlap, seed)
+    result = assign_sample(Study(study_dir), sample, names, rounds, overlap, seed, stage_id)
     for plan in result.rounds:
         per_coder: dict[str, int] = {}
         for item_coders in plan.coders_of.values():
@@ -797,9 +842,15 @@ def corpus_command(study_dir):
               help="Replace the members of sample NAME that the coders found irrelevant.")
 @click.option("--irrelevant", "irrelevant_file", type=click.Path(dir_okay=False, path_type=Path),
               help="With --top-up: a file of the item ids to replace, one per line.")
+@click.option("--stage", "stage_id", metavar="NAME",
+              help="Draw for this stage of study.yaml: a later stage draws from the final codes of "
+                   "the stage it follows (its 'of').")
+@click.option("--allow-undecided", is_flag=True,
+              help="Draw from an earlier stage's final codes even while some of its items are "
+                   "unfinished or its disagreements unreconciled.")
 @study_option
 def sample_command(name, confidence, margin, size, take_all, stratify, where, seed, top_up_name,
-                   irrelevant_file, study_dir):
+                   irrelevant_file, stage_id, allow_undecided, study_dir):
     """Draw a seeded, reproducible sample.
 
     The size is Cochran's (95% confidence, 5% margin) unless --size or --all says otherwise.
@@ -844,9 +895,18 @@ def sample_command(name, confidence, margin, size, take_all, stratify, where, se
     else:
         rule = SizeRule("cochran", confidence=0.95 if confidence is None else confidence,
                         margin=0.05 if margin is None else margin)
+    stage = None
+    if stage_id is not None or study.study_file.is_file():
+        from annotator.sampling.stages import stage_of
+
+        stage = stage_of(study.require(), stage_id)
     with _corpus(study_dir, must_exist=True) as store:
-        drawn = draw_sample(store, study, name=name, rule=rule, stratify=stratify, where=where, seed=seed)
+        drawn = draw_sample(store, study, name=name, rule=rule, stratify=stratify, where=where, seed=seed,
+                            stage=stage, allow_undecided=allow_undecided)
     _print_sample(drawn)
+    if stage is not None and not stage.implicit:
+        click.echo(f"Stage {stage.id}: give it to coders with `annotator assign {drawn.name} --stage {stage.id} "
+                   "--coders NAME,NAME`.")
 
 
 def _read_item_ids(path: Path) -> set[str]:
@@ -1049,11 +1109,20 @@ def methods_command(study_arg, study_dir):
 # --- agreement commands (merge, import-labels, reconcile, export) ---
 
 
-def _merged_file(merged_file: Path | None, study_dir: Path) -> Path:
-    """The merged study to open: the argument, else STUDY/merged.db (which must exist)."""
+def _merged_file(merged_file: Path | None, study_dir: Path, stage_id: str | None = None) -> Path:
+    """The merged study to open: the argument, else the stage's merged file (merged/<stage>.db,
+    or STUDY/merged.db in a study without stages), which must exist."""
     from annotator.study import Study
 
-    path = merged_file or Study(study_dir).merged_path
+    path = merged_file
+    if path is None:
+        study = Study(study_dir)
+        if stage_id is None and not study.study_file.is_file():
+            path = study.merged_path
+        else:
+            from annotator.sampling.stages import stage_of
+
+            path = stage_of(study.require(), stage_id).merged_path(study)
     if not path.is_file():
         raise UserError(f"{path}: no merged study yet; run `annotator merge` first.")
     return path
@@ -1070,27 +1139,58 @@ def _merged_file(merged_file: Path | None, study_dir: Path) -> Path:
               help="Merge sessions with different codebooks or items anyway (the differences are reported).")
 @click.option("--no-auto-agree", is_flag=True,
               help="Do not make items final on their own where all coders agree.")
-def merge_command(sessions, study_dir, out_path, fmt, allow_mismatch, no_auto_agree):
+@stage_option
+def merge_command(sessions, study_dir, out_path, fmt, allow_mismatch, no_auto_agree, stage_id):
     """Merge coders' sessions and report agreement.
 
     Kappa and alpha per dimension, code, theme and round.
 
-    Default: every session in STUDY/sessions into STUDY/merged.db. Running it again refreshes
+    Default: every session of the stage (sessions/<stage>/*.db) into merged/<stage>.db; in a
+    study without stages, STUDY/sessions into STUDY/merged.db; with several stages and no
+    --stage, every stage that has sessions, one after the other. Running it again refreshes
     the coders' codes and keeps every reconciliation decision.
     """
-    from annotator.agreement.merge import merge_sessions
-    from annotator.agreement.report import agreement_report
-    from annotator.render.agreement import render
     from annotator.study import Study
 
     study = Study(study_dir)
+    out = out_path
     if not sessions:
-        study.require()
-        sessions = study.session_paths()
+        from annotator.sampling.stages import load_stages
+
+        stages = load_stages(study.require())
+        if stage_id is None and len(stages) > 1 and out_path is None:
+            ready = [stage for stage in stages if stage.session_paths(study)]
+            if fmt != "table":
+                raise UserError(f"--format {fmt} reports one stage: say which with --stage "
+                                f"({', '.join(stages.ids)}).")
+            if not ready:
+                raise UserError(f"{study.sessions_dir}: no stage has session files to merge yet "
+                                "(code with `annotator code --stage NAME`).")
+            for stage in ready:
+                click.echo(f"Stage {stage.id}", err=True)
+                _merge_and_report(stage.session_paths(study), stage.merged_path(study), fmt, allow_mismatch,
+                                  no_auto_agree)
+            return
+        stage = stages.get(stage_id)
+        sessions = stage.session_paths(study)
         if not sessions:
-            raise UserError(f"{study.sessions_dir}: no session files to merge yet (code with `annotator code`).")
-    out = out_path or study.merged_path
+            raise UserError(f"{stage.sessions_dir(study)}: no session files to merge yet (code with "
+                            f"`annotator code{'' if stage.implicit else ' --stage ' + stage.id}`).")
+        out = out or stage.merged_path(study)
+    elif stage_id is not None:
+        from annotator.sampling.stages import stage_of
+
+        out = out or stage_of(study.require(), stage_id).merged_path(study)
+    out = out or study.merged_path
     _check_out_file(out)
+    _merge_and_report(sessions, out, fmt, allow_mismatch, no_auto_agree)
+
+
+def _merge_and_report(sessions, out: Path, fmt: str, allow_mismatch: bool, no_auto_agree: bool) -> None:
+    from annotator.agreement.merge import merge_sessions
+    from annotator.agreement.report import agreement_report
+    from annotator.render.agreement import render
+
     merged = merge_sessions(sessions, out, allow_mismatch=allow_mismatch, auto_agree=not no_auto_agree)
     try:
         report = agreement_report(merged)
@@ -1112,17 +1212,36 @@ def merge_command(sessions, study_dir, out_path, fmt, allow_mismatch, no_auto_ag
 @study_option
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
               help="The session file to write (default: STUDY/sessions/CODER.db).")
-def import_labels_command(csv_file, coder, study_dir, out_path):
+@click.option("--stage", "stage_id", metavar="NAME",
+              help="Add to the coder's assigned session of this stage (as events marked 'import FILE'; "
+                   "importing again changes nothing). Default in a study with study.yaml.")
+def import_labels_command(csv_file, coder, study_dir, out_path, stage_id):
     """Turn labels made elsewhere into a coder's session.
 
     Columns: item (owner/repo#N), dimension, codes (ids or names, separated by ';'), and
     optionally memo and round. Every problem is reported with its line; nothing is written
     unless the whole file is good.
+
+    With --stage (or in a study with stages) the labels go into the coder's existing session
+    of the stage, for the items assigned to them, keeping the assignment's rounds.
     """
     from annotator.coding.labels_import import import_labels
     from annotator.study import Study
 
-    result = import_labels(csv_file, coder, Study(study_dir), out_path)
+    study = Study(study_dir)
+    if stage_id is not None or (out_path is None and study.study_file.is_file()):
+        from annotator.coding.labels_into import import_into_session
+
+        if out_path is not None:
+            raise UserError("--out makes a new session; --stage adds to the coder's assigned one: choose one.")
+        into = import_into_session(csv_file, coder, study, stage_id)
+        click.echo(f"{into.path}: {into.items} items in the file, {into.changed} changed "
+                   f"({into.events} events from {csv_file.name}) for {coder}.")
+        if into.incomplete:
+            click.echo(f"{len(into.incomplete)} items lack a code in a dimension they need "
+                       f"(e.g. {into.incomplete[0]}); they count as not finished.", err=True)
+        return
+    result = import_labels(csv_file, coder, study, out_path)
     click.echo(f"{result.path}: {result.items} items, {result.labels} codes, {result.memos} memos for {coder}.")
     if result.incomplete:
         click.echo(f"{len(result.incomplete)} items lack a code in a dimension they need "
@@ -1138,7 +1257,8 @@ def import_labels_command(csv_file, coder, study_dir, out_path):
               help="Also import the user 'final' (the final codes of a project annotator exported) as a coder.")
 @click.option("--strict", is_flag=True, help="Write nothing unless every source and code matches the study.")
 @click.option("--dry-run", is_flag=True, help="Report what would be imported; write nothing.")
-def import_qdpx_command(project_file, study_dir, user_options, include_final, strict, dry_run):
+@stage_option
+def import_qdpx_command(project_file, study_dir, user_options, include_final, strict, dry_run, stage_id):
     """Turn a REFI-QDA project's codings into coders' sessions.
 
     From NVivo, ATLAS.ti, MAXQDA or QualCoder: each user's codings on text sources become that
@@ -1154,8 +1274,13 @@ def import_qdpx_command(project_file, study_dir, user_options, include_final, st
         for option in user_options:
             name, _, coder = option.partition("=")
             users[name.strip()] = check_coder_name(coder.strip() or name.strip())
-    report = import_qdpx(project_file, Study(study_dir), include_final=include_final, users=users,
-                         strict=strict, dry_run=dry_run)
+    study, stage = Study(study_dir), None
+    if stage_id is not None or study.study_file.is_file():
+        from annotator.sampling.stages import stage_of
+
+        stage = stage_of(study.require(), stage_id)  # a study in stages: that stage's sessions
+    report = import_qdpx(project_file, study, include_final=include_final, users=users,
+                         strict=strict, dry_run=dry_run, stage=stage)
     for line in report.lines():
         click.echo(line)
     if dry_run:
@@ -1186,14 +1311,22 @@ def import_qdpx_command(project_file, study_dir, user_options, include_final, st
 @click.option("--always-decide", "always_decide", multiple=True, metavar="CODE", default=("unclear",),
               show_default=True,
               help="With --export/--rule: an item only one coder coded still needs a decision when it has this code.")
+@stage_option
 def reconcile_command(merged_file, study_dir, decided_by, include_all, no_auto_agree, export_path,
-                      import_path, rule, where, why, dry_run, always_decide):
+                      import_path, rule, where, why, dry_run, always_decide, stage_id):
     """Decide every disagreement in the terminal, or in bulk.
 
     Take a coder's codes, the union, the intersection, or edit; with a rationale.
     Resumes at the first undecided item. With --export/--import the decisions are made in a
     spreadsheet; with --rule by a rule."""
-    path = _merged_file(merged_file, study_dir)
+    from annotator.study import Study
+
+    study = Study(study_dir)
+    if merged_file is None and stage_id is None and study.study_file.is_file():
+        from annotator.analysis.status import stage_to_reconcile
+
+        stage_id = stage_to_reconcile(study).id  # the one stage with disagreements open
+    path = _merged_file(merged_file, study_dir, stage_id)
     if export_path or import_path or rule or where:
         from annotator.agreement.reconcile import bulk_reconcile
 
@@ -1252,9 +1385,10 @@ def _login_name() -> str | None:
               help="The file to write (default: exports/ beside the merged file).")
 @click.option("--codings", type=click.Choice(["both", "coders", "final"]), default="both", show_default=True,
               help="qdpx: whose codings to include (every coder's, the final codes, or both).")
-def export_command(merged_file, study_dir, fmt, out_path, codings):
+@stage_option
+def export_command(merged_file, study_dir, fmt, out_path, codings, stage_id):
     """Export final codes: CSV, JSON Lines, REFI-QDA."""
     from annotator.exchange.export import export
 
-    for path in export(_merged_file(merged_file, study_dir), fmt, out_path, codings=codings):
+    for path in export(_merged_file(merged_file, study_dir, stage_id), fmt, out_path, codings=codings):
         click.echo(str(path))

@@ -43,14 +43,21 @@ DEMO_CODERS = ("ana", "ben", "chen")
 DEMO_RECONCILER = "lead"
 
 
-def prepare_demo_study(directory=None, reset: bool = False):
+DEMO_SEED = 2025
+
+
+def prepare_demo_study(directory=None, reset: bool = False, *, stages: bool = True):
     """Copy the demo study into a scratch folder (kept between runs, so coding resumes).
 
-    Besides the issues and the default codebook, the demo holds three simulated coders'
-    finished sessions (ana, ben, chen: calibration rounds coded by all, the main round partly
-    double coded, with realistic disagreements), their merge, and a reconciliation of every
-    disagreement by 'lead' (towards the intended codes), so merge, reconcile, report and export
-    have something to show at once. Your own session (`--coder`, default 'you') codes every item.
+    The demo runs in the two stages of study.yaml, as the model study did: *screening* asks
+    every issue whether it is PTM-related; *thematic* codes the challenges of the ones whose
+    final relevance is PTM-related. In each stage three simulated coders (ana, ben, chen) have
+    finished sessions (calibration rounds coded by all, the main round partly double coded, with
+    realistic disagreements), merged into merged/<stage>.db, and 'lead' has reconciled every
+    disagreement (towards the intended codes), so merge, reconcile, report, methods and export
+    show both stages at once. Your own session (`--coder`, default 'you') codes a stage's items.
+    ``stages=False``: the demo as one stage asking both dimensions (sessions/<coder>.db,
+    merged.db), the layout of a study without study.yaml.
     """
     import shutil
     import tempfile
@@ -61,29 +68,102 @@ def prepare_demo_study(directory=None, reset: bool = False):
     root = Path(directory) if directory else Path(tempfile.gettempdir()) / "annotator-demo"
     if reset and root.exists():
         shutil.rmtree(root)
+    from annotator.sampling.stages import load_stages, write_default_study
+
     study = Study.init(root)
+    if stages:
+        write_default_study(study)
     if not study.corpus_path.exists():
         from annotator.collect.corpus import CorpusStore
 
         with CorpusStore(study.corpus_path) as corpus:
             corpus.upsert_items(demo_items(), source="demo")
-    if not study.merged_path.exists():
+    stages = load_stages(study)
+    if stages.declared:
+        for stage in stages:
+            if not stage.merged_path(study).exists():
+                _simulate_stage(study, stage)
+    elif not study.merged_path.exists():  # a demo folder from before stages: kept as it was
         _simulate_and_reconcile(study)
     return study
 
 
+def _simulate_stage(study, stage) -> None:
+    """Draw the stage's sample (every issue it asks of), simulate its coders, merge, reconcile."""
+    from annotator.agreement.merge import merge_sessions
+    from annotator.collect.corpus import CorpusStore
+    from annotator.coding.simulate import simulate_coder_sessions
+    from annotator.sampling.draw import SizeRule, draw_sample
+
+    name = f"demo-{stage.id}"
+    with CorpusStore(study.corpus_path) as corpus:
+        if corpus.sample(name) is None:
+            draw_sample(corpus, study, name=name, rule=SizeRule("all"), seed=DEMO_SEED, stage=stage)
+        members = [m["item_id"] for m in corpus.sample_members(name)]
+    truth = demo_truth()
+    items = demo_items()
+    truth = {item_id: truth[item_id] for item_id in members if item_id in truth}
+    paths = simulate_coder_sessions(study, truth, DEMO_CODERS, seed=DEMO_SEED, items=items, overwrite=True,
+                                    stage=stage)
+    _record_assignments(study, name, paths)
+    merge_sessions(paths, stage.merged_path(study)).close()
+    _reconcile(stage.merged_path(study), truth)
+
+
+def _record_assignments(study, sample: str, paths) -> None:
+    """Who the simulated coders coded, in which round, recorded as `annotator assign` would."""
+    from annotator.collect.corpus import CorpusStore
+    from annotator.coding.session import SessionStore
+
+    rows = []
+    for path in paths:
+        with SessionStore(path, readonly=True) as session:
+            rows += [{"item_id": item_id, "coder": session.coder, "round": round_name}
+                     for item_id, round_name in session.db.execute("select id, round from items order by position")]
+    with CorpusStore(study.corpus_path) as corpus:
+        corpus.record_assignments(sample, rows, seed=DEMO_SEED)
+
+
+def open_demo_session(study, coder: str, stage_id: str | None = None):
+    """Your own session in the demo: every item of the stage's sample (made on first use)."""
+    from annotator.coding.open import open_coder_session
+    from annotator.coding.session import SessionStore
+    from annotator.collect.corpus import CorpusStore
+
+    from annotator.sampling.stages import load_stages
+
+    stages = load_stages(study)
+    if not stages.declared:
+        return open_coder_session(study.root, coder, None)
+    stage = stages.get(stage_id or stages.ids[0])
+    path = stage.session_path(study, coder)
+    if path.exists():
+        return SessionStore(path)
+    from annotator.codebook.model import load_codebook
+
+    with CorpusStore(study.corpus_path) as corpus:
+        items = [corpus.get_item(m["item_id"]) for m in corpus.sample_members(f"demo-{stage.id}")]
+    return SessionStore.create(path, coder=coder, codebook=load_codebook(study.taxonomy_path), items=items,
+                               study=str(study.root), stage=stage)
+
+
 def _simulate_and_reconcile(study) -> None:
-    from annotator.agreement.merge import MergedStore, merge_sessions
+    from annotator.agreement.merge import merge_sessions
     from annotator.coding.simulate import simulate_coder_sessions
 
     truth = demo_truth()
     items = demo_items()
     order = [item["id"] for item in items if item["id"] in truth]
     truth = {item_id: truth[item_id] for item_id in order}
-    paths = simulate_coder_sessions(study, truth, DEMO_CODERS, seed=2025, items=items, overwrite=True)
-    merged = merge_sessions(paths, study.merged_path)
-    merged.close()
-    with MergedStore(study.merged_path) as merged:
+    paths = simulate_coder_sessions(study, truth, DEMO_CODERS, seed=DEMO_SEED, items=items, overwrite=True)
+    merge_sessions(paths, study.merged_path).close()
+    _reconcile(study.merged_path, truth)
+
+
+def _reconcile(path, truth: dict) -> None:
+    from annotator.agreement.merge import MergedStore
+
+    with MergedStore(path) as merged:
         merged.auto_agree()
         # Decide the disagreements as a reconciler would: take the coder who got it right, or
         # edit towards the intended codes. Deciding relevance can make challenge apply, so repeat.

@@ -3,8 +3,10 @@
     study/
       taxonomy.yaml       the codebook (annotator taxonomy check / show)
       corpus.db           every collected item, samples, assignments (annotator fetch / import / sample / assign)
+      study.yaml          the study's stages (annotator/sampling/stages.py); without it, one stage
       sessions/<coder>.db one self-contained file per coder (annotator code)
       merged.db           the coders' sessions merged, disagreements and final decisions (annotator merge / reconcile)
+      sessions/<stage>/<coder>.db, merged/<stage>.db   the same, per stage, when study.yaml declares stages
       reports/            tables and figures (annotator report)
 """
 
@@ -66,8 +68,21 @@ class Study:
         return self.sessions_dir / f"{coder}.db"
 
     def session_paths(self) -> list[Path]:
+        """Every session of the study, of every stage (sessions/*.db and sessions/<stage>/*.db):
+        codebook changes reach them all. A stage's own sessions: Stage.session_paths."""
         self.check_sessions_dir()
-        return sorted(self.sessions_dir.glob("*.db")) if self.sessions_dir.is_dir() else []
+        if not self.sessions_dir.is_dir():
+            return []
+        return sorted(self.sessions_dir.glob("*.db")) + sorted(self.sessions_dir.glob("*/*.db"))
+
+    @property
+    def study_file(self) -> Path:
+        return self.root / "study.yaml"
+
+    def merged_paths(self) -> list[Path]:
+        """Every merged file of the study: merged.db and each stage's merged/<stage>.db."""
+        staged = sorted((self.root / "merged").glob("*.db")) if (self.root / "merged").is_dir() else []
+        return ([self.merged_path] if self.merged_path.is_file() else []) + staged
 
     def check_sessions_dir(self) -> None:
         """Refuse a sessions/ that is not a folder (a file, a link to nothing): every command
@@ -91,7 +106,8 @@ class Study:
 
     @classmethod
     def init(cls, root: Path) -> "Study":
-        """Scaffold a study folder with the default codebook; never overwrites anything."""
+        """Scaffold a study folder with the default codebook; never overwrites anything.
+        (`annotator init` adds study.yaml: annotator.sampling.stages.write_default_study.)"""
         study = cls(root)
         try:
             if root.exists() and not root.is_dir():

@@ -17,7 +17,7 @@ from annotator.study import Study
 
 TABLES = {"items", "comments", "pull_requests", "fetch_runs", "fetch_state", "samples", "sample_members",
           "assignments"}
-ALL_STEPS = ["m001_initial", "m002_assignments", "m003_comments_by_source"]
+ALL_STEPS = ["m001_initial", "m002_assignments", "m003_comments_by_source", "m004_sample_stage"]
 
 
 def item(number: int, repo: str = "o/r", **changes) -> dict:

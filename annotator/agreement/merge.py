@@ -212,6 +212,11 @@ def _merge_sessions(paths: Iterable[Path | str], out_path: Path | str, allow_mis
                             f"'{session.coder}'; merge one session per coder.")
         by_coder[session.coder] = session.path
     sessions.sort(key=lambda s: s.coder)
+    stages = sorted({s.stage or "" for s in sessions})
+    if len(stages) > 1:
+        raise UserError("these sessions come from different stages of the study ("
+                        + ", ".join(f"{s.path}: {s.stage or 'no stage'}" for s in sessions)
+                        + "); merge one stage at a time (`annotator merge --stage NAME`).")
     check = check_sessions(sessions)
     if check.mismatched and not allow_mismatch:
         raise UserError(_refusal(check))
@@ -281,6 +286,9 @@ def _merge_sessions(paths: Iterable[Path | str], out_path: Path | str, allow_mis
             merged.set_meta("codebook_hash", codebook.hash)
             merged.set_meta("sessions", _json([str(s.path) for s in sessions]))
             merged.set_meta("mismatch_allowed", "1" if check.mismatched else "0")
+            if sessions[0].stage:
+                merged.set_meta("stage", sessions[0].stage)
+                merged.set_meta("asks", _json(sessions[0].asks or []))
             merged.set_meta("checks", _json({"codebook_differences": check.codebook_differences,
                                              "item_differences": check.item_differences,
                                              "n_item_differences": check.n_item_differences,

@@ -49,6 +49,7 @@ from annotator.db import Migrations, Store, sqlite_utils
 from annotator.errors import UserError
 from annotator.coding.session import item_from_row, iter_item_rows, now
 from annotator.codebook.model import Codebook, parse_codebook
+from annotator.sampling.stages import asked_codebook
 
 MERGED_FORMAT = "annotator-merged"
 AUTO = "auto"
@@ -227,8 +228,16 @@ class MergedStore(Store):
             row = self.db.execute("select yaml from codebook order by version desc limit 1").fetchone()
             if row is None:
                 raise UserError(f"{self.path}: nothing merged yet; run `annotator merge`.")
-            self._codebook = _parse(row[0], f"{self.path} (codebook)")
+            asks = self.meta("asks")
+            # A stage's merge sees only the dimensions the stage asks (annotator/sampling/stages.py).
+            self._codebook = asked_codebook(_parse(row[0], f"{self.path} (codebook)"),
+                                            json.loads(asks) if asks else None)
         return self._codebook
+
+    @property
+    def stage(self) -> str | None:
+        """The study stage merged here (None: a study without stages)."""
+        return self.meta("stage")
 
     def coders(self) -> list[str]:
         return [row[0] for row in self.db.execute("select coder from coders order by coder")]

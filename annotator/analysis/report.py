@@ -144,8 +144,22 @@ def choose_roles(codebook, *, thematic: str | None = None, screening: str | None
 
 # --- reading the study ------------------------------------------------------------------------
 
+def _stage_merged_paths(study) -> list:
+    """The merged files of a study with declared stages (those merged so far), else []."""
+    if not study.study_file.is_file():
+        return []
+    from annotator.sampling.stages import load_stages
+
+    return [path for path in (stage.merged_path(study) for stage in load_stages(study)) if path.is_file()]
+
+
 def require_merged(study) -> None:
-    if not study.merged_path.is_file():
+    if study.study_file.is_file():
+        if not _stage_merged_paths(study):
+            raise UserError(f"{study.root}: no stage is merged yet, so there are no final labels to analyse. "
+                            f"Merge a stage's sessions first (`annotator merge --stage NAME --study "
+                            f"{study.root}`), then reconcile its disagreements (`annotator reconcile --stage NAME`).")
+    elif not study.merged_path.is_file():
         raise UserError(f"{study.root}: no merged.db yet, so there are no final labels to analyse. "
                         f"Merge the coders' sessions first (`annotator merge --study {study.root}`), "
                         "then reconcile the disagreements (`annotator reconcile`).")
@@ -172,6 +186,9 @@ def read_final_codes(study) -> StudyFinalCodes:
     """The final (reconciled) codes of every item, with the merged study's codebook."""
     from annotator.agreement.merge import MergedStore
 
+    staged = _stage_merged_paths(study)
+    if staged:
+        return _read_stage_final_labels(study, staged)
     with MergedStore(study.merged_path, readonly=True) as merged:
         codebook = merged.codebook
         units = merged.units()
@@ -180,6 +197,25 @@ def read_final_codes(study) -> StudyFinalCodes:
     for unit in units:
         asked.setdefault(unit.dimension, set()).add(unit.item_id)
     return StudyFinalCodes(codebook, by_item, asked)
+
+
+def _read_stage_final_labels(study, paths) -> StudyFinalCodes:
+    """The final codes of every stage together: screening's relevance beside thematic's
+    challenges, checked against the study's codebook (each stage's merge sees only its own
+    dimensions; the analysis needs them all, with their ``requires``)."""
+    from annotator.agreement.merge import MergedStore
+    from annotator.codebook.model import load_codebook
+
+    by_item: dict[str, dict[str, set[str]]] = {}
+    asked: dict[str, set[str]] = {}
+    for path in paths:
+        with MergedStore(path, readonly=True) as merged:
+            units = merged.units()
+            for item, dims in merged.final_labels().items():
+                by_item.setdefault(item, {}).update(dims)
+        for unit in units:
+            asked.setdefault(unit.dimension, set()).add(unit.item_id)
+    return StudyFinalCodes(load_codebook(study.taxonomy_path), by_item, asked)
 
 
 def corpus_items(study, ids: Iterable[str] | None = None) -> dict[str, dict]:
@@ -407,7 +443,7 @@ def study_report(study, *, include_not_planned: bool = False, unit: str = "days"
     screening_codes = final.final_codes(roles.screening.id) if roles.screening else {}
     thematic_codes = final.final_codes(roles.thematic.id)
     if not screening_codes and not thematic_codes:
-        raise UserError(f"{study.merged_path}: no final labels yet. Reconcile the disagreements "
+        raise UserError(f"{study.root}: no final labels yet. Reconcile the disagreements "
                         f"(`annotator reconcile`) so the items get final codes, then run the report.")
     key = roles.screening.id if roles.screening else roles.thematic.id
     undecided = sorted(final.asked.get(key, set()) - set(final.final_codes(key)))

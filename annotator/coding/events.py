@@ -44,6 +44,9 @@ class SessionChanges:
             " from (select coalesce(max(id), 0) + 1 as n from events)",
             [action, now(), self.coder, item_id, kind, dimension, code, value, previous],
         )
+        if getattr(self, "event_source", None) is not None:  # import-labels --stage: its provenance
+            self.db.execute("insert into event_sources (event_id, source) values (?, ?)",
+                            [cursor.lastrowid, self.event_source])
         return cursor.lastrowid
 
     def _apply(self, item_id: str, kind: str, dimension: str | None, code: str | None, value: str | None) -> None:
@@ -380,7 +383,7 @@ class SessionChanges:
         changed = True
         while changed:  # a dropped dimension can be the condition of another
             changed = False
-            for other in self.codebook.dimensions:
+            for other in self.asked_codebook.dimensions:  # the stage's conditions only
                 if other.id != dimension_id and after.get(other.id) and not other.applies(after):
                     for code in sorted(after[other.id]):
                         changes.append(("code.remove", other.id, code))

@@ -144,6 +144,7 @@ def read_labels(csv_path: Path, codebook: Codebook):
                         problems.append(f"{source}:{line}: item {item_id} is in round '{entry['round']}' on an "
                                         f"earlier line, '{item_round}' here")
                     entry["round"] = item_round
+                    entry.setdefault("round_line", line)
                 if not dim_id:
                     if codes_text:
                         problems.append(f"{source}:{line}: codes without a dimension (one of: {', '.join(dimensions)})")

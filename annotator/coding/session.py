@@ -6,7 +6,8 @@ labels, memos, flags and time per item, the place to resume, and an append-only 
 
 Tables a researcher can read with plain SQL or Datasette:
 
-    meta(key, value)                      format, coder, created_at, annotator version
+    meta(key, value)                      format, coder, created_at, annotator version; stage and
+                                          asks (JSON) for a session of a study stage
     items(id, position, round, repo, number, title, body, state, state_reason, author,
           labels, created_at, updated_at, closed_at, url, comments, comment_count)
     codebooks(version, hash, yaml, model, study_hash, created_at, note)   every codebook version, newest last
@@ -16,6 +17,7 @@ Tables a researcher can read with plain SQL or Datasette:
     flags(item_id, flag, at)               flag is 'unsure' or 'skip'
     time_spent(item_id, seconds, views, last_viewed)
     events(id, action, at, coder, item_id, kind, dimension, code, value, previous, undone_by)
+    event_sources(event_id, source)        'import FILE' for events imported with import-labels --stage
 
 Every change is one transaction that appends to ``events`` and updates the current tables
 together, so the current state can always be rebuilt from the log (``rebuild_from_log``) and
@@ -122,6 +124,14 @@ def m004_quotes(db: sqlite_utils.Database) -> None:
     db["quotes"].create_index(["item_id"])
 
 
+@migrations()
+def m005_event_sources(db: sqlite_utils.Database) -> None:
+    """Where a change came from when it was not typed in this session: 'import FILE' for labels
+    imported with `annotator import-labels --stage` (no row: coded here). A table of its own,
+    so the events table of older sessions stays as it was."""
+    db["event_sources"].create({"event_id": int, "source": str}, pk="event_id")
+
+
 def item_from_row(description, row: tuple) -> dict:
     """An items-table row (session or merged file) as an item dict, JSON fields decoded."""
     item = dict(zip([d[0] for d in description], row))
@@ -173,6 +183,8 @@ class SessionSnapshot:
     label_rows: list[tuple] = field(default_factory=list)  # (item, dimension, code, at): labels as stored
     memo_times: dict[str, str] = field(default_factory=dict)  # item id -> when the memo was written
     quotes: list[dict] = field(default_factory=list)  # quotes rows as stored (m004), oldest first
+    stage: str | None = None  # the study stage the session codes (None: before stages)
+    asks: list[str] | None = None  # the dimensions that stage asks (None: all)
 
 
 class SessionStore(SessionChanges, Store):
@@ -194,6 +206,9 @@ class SessionStore(SessionChanges, Store):
         super().__init__(path, readonly=readonly, create=_new, lock=lock)
         self.coder = self.meta("coder") or ""
         self._codebook: Codebook | None = None
+        self._asked: tuple[Codebook, Codebook] | None = None
+        # Provenance of the changes being written ('import FILE'), stored with their events.
+        self.event_source: str | None = None
         # Which items are coded, kept up to date by _apply for the item each change touches:
         # recomputing it over every item after every key cost 65 ms at 8,000 items. Only a
         # writer keeps it (no one else writes its file); it is for the codebook it was made with.
@@ -249,7 +264,8 @@ class SessionStore(SessionChanges, Store):
 
     @classmethod
     def create(cls, path: Path | str, *, coder: str, codebook: Codebook, items: Iterable[dict] = (),
-               rounds: dict[str, str] | None = None, study: str | None = None) -> "SessionStore":
+               rounds: dict[str, str] | None = None, study: str | None = None,
+               stage=None) -> "SessionStore":
         path = Path(path)
         if path.exists() and path.is_file() and path.stat().st_size > 0:
             raise UserError(f"{path}: already exists; open it with `annotator code` instead.")
@@ -261,6 +277,9 @@ class SessionStore(SessionChanges, Store):
                 store._set_meta("annotator_version", __version__)
                 if study:
                     store._set_meta("study", study)
+                if stage is not None and not stage.implicit:
+                    store._set_meta("stage", stage.id)
+                    store._set_meta("asks", json.dumps(list(stage.asks)))
                 store.coder = coder
                 store._insert_codebook(1, codebook, "initial")
                 store.add_items(items, rounds or {})
@@ -297,6 +316,29 @@ class SessionStore(SessionChanges, Store):
             self._codebook = (codebook_from_model(row["model"], row["yaml"], source) if row.get("model")
                               else parse_codebook(row["yaml"], source))
         return self._codebook
+
+    @property
+    def stage(self) -> str | None:
+        """The study stage this session codes (meta 'stage'; None: a session from before stages)."""
+        return self.meta("stage")
+
+    @property
+    def asks(self) -> list[str] | None:
+        """The dimensions this session's stage asks (None: every dimension of the codebook)."""
+        if not hasattr(self, "_asks"):  # set once, at creation: read once
+            text = self.meta("asks")
+            self._asks = json.loads(text) if text else None
+        return self._asks
+
+    @property
+    def asked_codebook(self) -> Codebook:
+        """The codebook as the stage sees it: only the dimensions it asks (annotator/sampling/stages.py)."""
+        from annotator.sampling.stages import asked_codebook
+
+        codebook = self.codebook
+        if self._asked is None or self._asked[0] is not codebook:
+            self._asked = (codebook, asked_codebook(codebook, self.asks))
+        return self._asked[1]
 
     @property
     def codebook_version(self) -> int:
@@ -432,7 +474,7 @@ class SessionStore(SessionChanges, Store):
         return self._is_complete(self.labels_for(item_id))
 
     def _is_complete(self, labels: dict[str, set[str]]) -> bool:
-        asked = [d for d in self.codebook.dimensions if d.applies(labels)]
+        asked = [d for d in self.asked_codebook.dimensions if d.applies(labels)]
         return bool(asked) and all(labels.get(d.id) for d in asked)
 
     def coded_ids(self) -> set[str]:
@@ -486,6 +528,12 @@ class SessionStore(SessionChanges, Store):
 
     def events(self) -> list[dict]:
         return list(self.db["events"].rows_where(order_by="id"))
+
+    def event_sources(self) -> dict[int, str]:
+        """event id -> where it came from ('import FILE'), for events not typed in this session."""
+        if "event_sources" not in self.db.table_names():
+            return {}
+        return dict(self.db.execute("select event_id, source from event_sources").fetchall())
 
     # --- for the coding screen: sittings, finding items, conditions (issue 14) ----------------
 
@@ -541,7 +589,7 @@ class SessionStore(SessionChanges, Store):
         'incomplete' (some codes) or 'uncoded', in session order."""
         labels = self.all_labels() if labels is None else labels
         flags = self.all_flags() if flags is None else flags
-        dimensions = self.codebook.dimensions  # _is_complete's rule, the codebook read once
+        dimensions = self.asked_codebook.dimensions  # _is_complete's rule, the codebook read once
         status = {}
         for item_id in self.item_ids() if item_ids is None else item_ids:
             if "skip" in flags.get(item_id, ()):
@@ -593,4 +641,5 @@ class SessionStore(SessionChanges, Store):
         return SessionSnapshot(path=self.path, coder=self.coder or self.path.stem, codebook=self.codebook,
                                codebook_version=row[0], codebook_created=row[1] or "", items=items,
                                labels=labels, memos=memos, flags=flags, status=status,
-                               label_rows=label_rows, memo_times=memo_times, quotes=self.all_quotes())
+                               label_rows=label_rows, memo_times=memo_times, quotes=self.all_quotes(),
+                               stage=self.stage, asks=self.asks)

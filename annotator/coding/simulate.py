@@ -148,7 +148,7 @@ def _assign(item_ids: list[str], rounds: dict[str, str], coders: tuple[str, ...]
 def simulate_coder_sessions(study, truth: dict[str, dict], coders: Iterable[str] = ("ana", "ben", "chen"),
                             seed: int = 2025, *, items: Iterable[dict] | None = None,
                             rounds: dict[str, str] | None = None, double_share: float = 0.5,
-                            overwrite: bool = False) -> list[Path]:
+                            overwrite: bool = False, stage=None) -> list[Path]:
     """Write finished session files (sessions/<coder>.db) for simulated coders.
 
     truth: item_id -> {dimension: code or [codes], "ambiguous": bool}, in coding order.
@@ -156,7 +156,10 @@ def simulate_coder_sessions(study, truth: dict[str, dict], coders: Iterable[str]
     10 'calibration-1', next 10 'calibration-2', the rest 'main'). Calibration items are coded
     by every coder; each main item by one coder and, with probability double_share, a second.
     Returns the session paths. Refuses to overwrite existing sessions unless overwrite.
+    stage (annotator.sampling.stages.Stage): write that stage's sessions (sessions/<stage>/<coder>.db),
+    coding only the dimensions it asks.
     """
+    from annotator.sampling.stages import asked_codebook
     from annotator.study import Study
 
     study = study if isinstance(study, Study) else Study(Path(study))
@@ -164,6 +167,7 @@ def simulate_coder_sessions(study, truth: dict[str, dict], coders: Iterable[str]
     if not coders:
         raise UserError("simulate: name at least one coder.")
     codebook = load_codebook(study.taxonomy_path)
+    asked = asked_codebook(codebook, stage.asks if stage is not None and not stage.implicit else None)
     by_id = {item["id"]: item for item in (items if items is not None else _corpus_items(study, list(truth)))}
     missing = [item_id for item_id in truth if item_id not in by_id]
     if missing:
@@ -174,7 +178,7 @@ def simulate_coder_sessions(study, truth: dict[str, dict], coders: Iterable[str]
     assigned = _assign(item_ids, rounds, coders, double_share, rng)
     paths = []
     for index, coder in enumerate(coders):
-        path = study.session_path(coder)
+        path = stage.session_path(study, coder) if stage is not None else study.session_path(coder)
         if path.exists():
             if not overwrite:
                 raise UserError(f"{path} already exists; pass overwrite=True to replace simulated sessions.")
@@ -184,15 +188,16 @@ def simulate_coder_sessions(study, truth: dict[str, dict], coders: Iterable[str]
         care = CODER_FACTOR[index % len(CODER_FACTOR)]
         mine = assigned[coder]
         store = SessionStore.create(path, coder=coder, codebook=codebook, items=[by_id[i] for i in mine],
-                                    rounds={i: rounds.get(i) for i in mine}, study=str(study.root))
+                                    rounds={i: rounds.get(i) for i in mine}, study=str(study.root),
+                                    stage=stage)
         try:
             for item_id in mine:
                 intended = truth[item_id]
                 ambiguous = bool(intended.get("ambiguous"))
                 rate = ERROR_RATE.get(rounds.get(item_id), ERROR_RATE["main"]) * care
                 rate = min(0.8, rate * (AMBIGUOUS_FACTOR if ambiguous else 1.0))
-                labels = code_like_a_person(codebook, intended, rate, coder_rng)
-                for dimension in codebook.dimensions:
+                labels = code_like_a_person(asked, intended, rate, coder_rng)
+                for dimension in asked.dimensions:
                     for code in sorted(labels.get(dimension.id, ())):
                         store.record_label(item_id, dimension.id, code)
                 if coder_rng.random() < (0.6 if ambiguous else 0.05):

@@ -151,6 +151,13 @@ def m003_comments_by_source(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+@migrations()
+def m004_sample_stage(db: sqlite_utils.Database) -> None:
+    """The study stage a sample is drawn for (annotator/sampling/stages.py); NULL: a study without stages
+    (or a sample drawn before stages existed), which belongs to the study's first stage."""
+    db.execute("ALTER TABLE samples ADD COLUMN stage TEXT")
+
+
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -397,7 +404,7 @@ class CorpusStore(Store):
         return sample
 
     def create_sample(self, name: str, *, seed: int, rule: str, frame_size: int, params: dict,
-                      members: list[dict]) -> int:
+                      members: list[dict], stage: str | None = None) -> int:
         """Store a sample and its members (dicts with item_id, stratum) in draw order."""
         if self.sample(name) is not None:
             raise UserError(
@@ -407,9 +414,9 @@ class CorpusStore(Store):
         with self.transaction():
             cursor = self.db.execute(
                 "INSERT INTO samples (name, created_at, seed, rule, size, frame_size, params, "
-                "annotator_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "annotator_version, stage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [name, now(), seed, rule, len(members), frame_size,
-                 json.dumps(params, sort_keys=True), __version__],
+                 json.dumps(params, sort_keys=True), __version__, stage],
             )
             sample_id = cursor.lastrowid
             self.db.conn.executemany(
@@ -451,6 +458,10 @@ class CorpusStore(Store):
             self.db.execute("UPDATE samples SET size = (SELECT count(*) FROM sample_members "
                             "WHERE sample_id = ? AND replaced_by IS NULL) WHERE id = ?",
                             [sample["id"], sample["id"]])
+
+    def sample_stages(self) -> dict[str, str | None]:
+        """sample name -> the stage it was drawn for (None: no stage recorded)."""
+        return dict(self.db.execute("SELECT name, stage FROM samples ORDER BY id").fetchall())
 
     # --- assignments -------------------------------------------------------------------
 

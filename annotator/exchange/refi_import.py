@@ -391,18 +391,20 @@ def _check_units(coders: dict[str, dict[str, dict]], codebook: Codebook, report:
 
 
 def import_qdpx(path: Path | str, study: Study, *, include_final: bool = False, users: dict[str, str] | None = None,
-                strict: bool = False, dry_run: bool = False) -> QdpxImport:
-    """Read the project and write one session per coder (all or nothing)."""
+                strict: bool = False, dry_run: bool = False, stage=None) -> QdpxImport:
+    """Read the project and write one session per coder (all or nothing). ``stage``
+    (annotator.sampling.stages.Stage): the sessions are that stage's (sessions/<stage>/)."""
     from annotator.coding.labels_import import _files_of, _known_items
     from annotator.coding.session import SessionStore
 
     study.require()
+    session_path = study.session_path if stage is None else (lambda coder: stage.session_path(study, coder))
     codebook = load_codebook(study.taxonomy_path)
     report, coders, rounds = read_qdpx(path, study, codebook, include_final=include_final, users=users)
     if not coders:
         raise UserError(f"{path}: no codings, memos or flags on the study's items to import." +
                         ("\n" + "\n".join(report.lines()) if report.sources else ""))
-    existing = [study.session_path(coder) for coder in coders if study.session_path(coder).exists()]
+    existing = [session_path(coder) for coder in coders if session_path(coder).exists()]
     if existing:
         raise UserError(f"{existing[0]} already exists; nothing was written. Move it away, or import that "
                         "user as another coder with --user NAME=CODER.")
@@ -412,7 +414,7 @@ def import_qdpx(path: Path | str, study: Study, *, include_final: bool = False, 
     wanted = {item_id for by_item in coders.values() for item_id in by_item}
     found, session_rounds = _known_items(study, wanted, None)
     for coder, by_item in coders.items():
-        report.sessions[coder] = study.session_path(coder)
+        report.sessions[coder] = session_path(coder)
         report.counts[coder] = {"items": len(by_item),
                                 "codes": sum(len(c) for f in by_item.values() for c in f["labels"].values()),
                                 "memos": sum(1 for f in by_item.values() if f["memos"]),
@@ -423,13 +425,13 @@ def import_qdpx(path: Path | str, study: Study, *, include_final: bool = False, 
     try:
         for coder, by_item in coders.items():
             ordered = [item_id for item_id in by_item if item_id in found]
-            temporary = study.session_path(coder).with_name(f".{coder}.db.importing-{os.getpid()}")
+            temporary = session_path(coder).with_name(f".{coder}.db.importing-{os.getpid()}")
             for leftover in _files_of(temporary):
                 leftover.unlink(missing_ok=True)
             temporaries[coder] = temporary
             store = SessionStore.create(temporary, coder=coder, codebook=codebook, items=[found[i] for i in ordered],
                                         rounds={i: rounds.get(i) or session_rounds.get(i) for i in ordered},
-                                        study=str(study.root))
+                                        study=str(study.root), stage=stage)
             try:
                 store.db.execute("PRAGMA synchronous = OFF")  # synced once below, before it is moved in
                 for item_id in ordered:
@@ -446,9 +448,9 @@ def import_qdpx(path: Path | str, study: Study, *, include_final: bool = False, 
             with open(temporary, "rb+") as handle:
                 os.fsync(handle.fileno())
         for coder, temporary in temporaries.items():
-            if study.session_path(coder).exists():
-                raise UserError(f"{study.session_path(coder)} appeared while importing; nothing more was written.")
-            os.replace(temporary, study.session_path(coder))
+            if session_path(coder).exists():
+                raise UserError(f"{session_path(coder)} appeared while importing; nothing more was written.")
+            os.replace(temporary, session_path(coder))
     finally:
         for temporary in temporaries.values():
             for leftover in _files_of(temporary):

@@ -127,9 +127,28 @@ class AssignResult:
     sessions: dict[str, str]  # coder -> session path
 
 
+def stage_of_sample(study, corpus, sample_name: str, stage_id: str | None = None, codebook=None):
+    """The stage a sample belongs to: the one it was drawn for, else the study's first stage.
+    ``stage_id`` (--stage) must agree with it."""
+    from annotator.sampling.stages import load_stages
+
+    stages = load_stages(study, codebook)
+    if corpus.sample(sample_name) is None:
+        corpus.sample_members(sample_name)  # the refusal naming the samples there are
+    recorded = corpus.sample_stages().get(sample_name)
+    stage = stages.get(recorded) if recorded and stages.declared else stages.stages[0]
+    if stage_id is not None and stages.get(stage_id).id != stage.id:
+        raise UserError(f"sample {sample_name!r} belongs to stage '{stage.id}', not '{stage_id}': "
+                        f"draw a sample for '{stage_id}' with `annotator sample --stage {stage_id}`.")
+    return stage
+
+
 def assign_sample(study, sample_name: str, coders: list[str], rounds_text: str, overlap_text: str | None,
-                  seed: int) -> AssignResult:
-    """Plan the rounds, record them in corpus.db, and add each coder's items to their session."""
+                  seed: int, stage_id: str | None = None) -> AssignResult:
+    """Plan the rounds, record them in corpus.db, and add each coder's items to their session.
+
+    Each stage has its own sessions (sessions/<stage>/<coder>.db) and round names: assigning a
+    sample of one stage never touches another stage's sessions or rounds."""
     from annotator.collect.corpus import CorpusStore
     from annotator.coding.session import SessionStore
     from annotator.study import check_coder_name
@@ -142,8 +161,14 @@ def assign_sample(study, sample_name: str, coders: list[str], rounds_text: str, 
     if not study.corpus_path.exists():
         raise UserError(f"{study.root}: no corpus.db yet; import or fetch issues, then `annotator sample`.")
     with CorpusStore(study.corpus_path) as corpus:
+        stage = stage_of_sample(study, corpus, sample_name, stage_id, codebook)
         members = [m["item_id"] for m in corpus.sample_members(sample_name)]
         earlier = corpus.assignments(sample_name)
+        # Round names are unique within the stage: two samples coded in the same sessions
+        # must not both have a 'calibration-1' (merge would refuse them).
+        stage_samples = [name for name in corpus.sample_names() if name != sample_name
+                         and stage_of_sample(study, corpus, name, None, codebook).id == stage.id]
+        used_elsewhere = {row["round"] for name in stage_samples for row in corpus.assignments(name)}
         # Items already assigned keep their round and coders; only new items are planned, so
         # assigning again never reshuffles what coders have started.
         assigned_items = {row["item_id"] for row in earlier}
@@ -151,16 +176,13 @@ def assign_sample(study, sample_name: str, coders: list[str], rounds_text: str, 
         # The options are checked even when nothing is new: a mistyped --rounds must not pass.
         parse_overlap(overlap_text, len(parse_rounds(rounds_text, max(len(members), 1))))
         plans: list[RoundPlan] = []
-        if earlier and fresh:
+        if fresh:
             sizes = parse_rounds(rounds_text, len(fresh))
             overlaps = parse_overlap(overlap_text, len(sizes))
             plans = plan_assignment(fresh, coders, sizes, overlaps, seed)
-            used = {row["round"] for row in earlier}
-            plans = [RoundPlan(_unique(plan.name, used), plan.items, plan.coders_of) for plan in plans]
-        elif fresh:
-            sizes = parse_rounds(rounds_text, len(fresh))
-            overlaps = parse_overlap(overlap_text, len(sizes))
-            plans = plan_assignment(fresh, coders, sizes, overlaps, seed)
+            used = {row["round"] for row in earlier} | used_elsewhere
+            if used:
+                plans = [RoundPlan(_unique(plan.name, used), plan.items, plan.coders_of) for plan in plans]
         rows = [{"item_id": item, "coder": coder, "round": plan.name}
                 for plan in plans for item in plan.items for coder in plan.coders_of[item]]
         # A coder added later gets the calibration rounds everyone else coded.
@@ -185,23 +207,26 @@ def assign_sample(study, sample_name: str, coders: list[str], rounds_text: str, 
             by_coder: dict[str, list[tuple[str, str]]] = {}
             for row in corpus.assignments(sample_name):
                 by_coder.setdefault(row["coder"], []).append((row["item_id"], row["round"]))
-            _write_sessions(study, corpus, codebook, by_coder, added, sessions)
+            _write_sessions(study, corpus, codebook, by_coder, added, sessions, stage)
     return AssignResult(rounds=plans, added=added, sessions=sessions)
 
 
-def _write_sessions(study, corpus, codebook, by_coder, added: dict, sessions: dict) -> None:
+def _write_sessions(study, corpus, codebook, by_coder, added: dict, sessions: dict, stage) -> None:
     from annotator.coding.session import SessionStore
 
     for coder, pairs in by_coder.items():
         items = [corpus.get_item(item_id) for item_id, _ in pairs]
         rounds = dict(pairs)
-        path = study.session_path(coder)
+        path = stage.session_path(study, coder)
         if path.exists():
             with SessionStore(path) as session:
+                if (session.stage or None) != (None if stage.implicit else stage.id):
+                    raise UserError(f"{path} codes stage '{session.stage or 'none'}', not "
+                                    f"'{stage.id}'; it was not changed.")
                 added[coder] = session.add_items(items, rounds)
         else:
             SessionStore.create(path, coder=coder, codebook=codebook, items=items, rounds=rounds,
-                                study=str(study.root)).close()
+                                study=str(study.root), stage=stage).close()
             added[coder] = len(items)
         sessions[coder] = str(path)
 

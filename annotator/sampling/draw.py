@@ -107,15 +107,49 @@ def parse_conditions(texts: list[str] | tuple[str, ...]) -> list[Condition]:
     return [parse_where(text) for text in texts]
 
 
+def merged_path_for(study: Study, dimension: str):
+    """The merged file holding ``dimension``'s final codes: merged/<stage>.db of the stage that
+    asks it, or merged.db in a study without stages."""
+    from annotator.sampling.stages import load_stages
+
+    if not study.study_file.is_file():
+        return study.merged_path
+    stages = load_stages(study)
+    stage = stages.asking(dimension)
+    return stage.merged_path(study) if stage is not None else study.merged_path
+
+
 def final_codes(study: Study, dimension: str) -> dict[str, set[str]]:
     """The final (reconciled) codes of ``dimension`` per item, from the merged study."""
-    if not study.merged_path.is_file():
-        raise UserError("no merged study yet: run annotator merge")
+    path = merged_path_for(study, dimension)
+    if not path.is_file():
+        raise UserError(f"{path}: no merged study yet: run annotator merge (and reconcile) first, "
+                        f"so that '{dimension}' has final codes.")
     try:
         from annotator.agreement.merge import final_codes as merged_final_codes
     except ImportError:
         raise UserError("no merged study yet: run annotator merge") from None
-    return merged_final_codes(study, dimension)
+    return merged_final_codes(path, dimension)
+
+
+def open_units(study: Study, dimension: str) -> tuple[int, int]:
+    """(items not finished by any coder, disagreements not yet decided) in the stage that asks
+    ``dimension``: what a later stage drawing from its final codes would silently leave out."""
+    from annotator.agreement.merge import MergedStore
+
+    path = merged_path_for(study, dimension)
+    if not path.is_file():
+        return (0, 0)
+    with MergedStore(path, readonly=True) as merged:
+        statuses = merged.statuses()
+        unfinished = sum(1 for coders in statuses.values()
+                         if not any(status in ("coded", "skipped") for status in coders.values()))
+        units = merged.units()
+        decisions = merged.decisions()
+        queue = merged.queue(units=units, decisions=decisions)
+        undecided = sum(1 for unit in queue if unit.dimension == dimension
+                        and (unit.item_id, unit.dimension) not in decisions)
+    return unfinished, undecided
 
 
 def sampling_frame(store: CorpusStore, study: Study, conditions: list[Condition]) -> list[tuple[str, str, int]]:
@@ -180,11 +214,21 @@ def allocate(strata: dict[str, int], n: int, *, at_least_one: bool = True) -> di
 
 def draw_sample(store: CorpusStore, study: Study, *, name: str | None, rule: SizeRule,
                 stratify: str | None = None, where: list[str] | tuple[str, ...] = (),
-                seed: int | None = None) -> DrawnSample:
-    """Draw a sample and store it under ``name`` (default sample-N)."""
+                seed: int | None = None, stage=None, allow_undecided: bool = False) -> DrawnSample:
+    """Draw a sample and store it under ``name`` (default sample-N).
+
+    ``stage`` (annotator.sampling.stages.Stage): the sample is that stage's; its ``of`` conditions (the
+    final codes of the stage before) come first. Drawing from final codes is refused while that
+    stage has unfinished items or undecided disagreements, unless ``allow_undecided``."""
     if stratify not in (None, *STRATIFY):
         raise UserError(f"--stratify takes {', '.join(STRATIFY)}, not {stratify!r}.")
+    if stage is not None:
+        where = [*stage.of, *[w for w in where if w not in stage.of]]
     conditions = parse_conditions(where)
+    if stage is not None and not stage.implicit and not allow_undecided:
+        for condition in conditions:
+            if condition.is_final:
+                _refuse_open(study, condition.field.split(":", 1)[1])
     name = name or _next_name(store)
     if store.sample(name) is not None:
         raise UserError(f"a sample named {name!r} already exists: choose another --name "
@@ -219,9 +263,44 @@ def draw_sample(store: CorpusStore, study: Study, *, name: str | None, rule: Siz
         "method": "frame sorted by (repo, number); random.Random(seed).random() per item in "
                   "that order; smallest keys first, per stratum",
     }
+    if stage is not None and not stage.implicit:
+        params["stage"] = stage.id
     store.create_sample(name, seed=seed, rule=rule.kind, frame_size=len(frame), params=params,
-                        members=members)
+                        members=members, stage=None if stage is None or stage.implicit else stage.id)
     return DrawnSample(name, seed, rule, len(frame), members, allocation, params["where"], stratify)
+
+
+def _stale_merge(study: Study, dimension: str) -> bool:
+    """Whether a session of the stage asking ``dimension`` changed after its merge."""
+    from annotator.sampling.stages import load_stages
+
+    stage = load_stages(study).asking(dimension)
+    path = merged_path_for(study, dimension)
+    if stage is None or not path.is_file():
+        return False
+
+    def changed(file) -> float:  # a SQLite file changes in its write-ahead log first
+        return max(p.stat().st_mtime for p in (file, file.with_name(file.name + "-wal")) if p.exists())
+
+    merged_at = changed(path)
+    return any(changed(session) > merged_at for session in stage.session_paths(study))
+
+
+def _refuse_open(study: Study, dimension: str) -> None:
+    if _stale_merge(study, dimension):
+        raise UserError(f"a session changed after {merged_path_for(study, dimension)} was merged: run "
+                        "`annotator merge` for that stage again (and reconcile what is new), or pass "
+                        "--allow-undecided to draw from the final codes as they are.")
+    unfinished, undecided = open_units(study, dimension)
+    if not (unfinished or undecided):
+        return
+    what = " and ".join(part for part in (
+        f"{unfinished:,} items no coder has finished" if unfinished else "",
+        f"{undecided:,} disagreements on '{dimension}' not reconciled" if undecided else "") if part)
+    raise UserError(f"the final codes of '{dimension}' are not complete: {what} "
+                    f"({merged_path_for(study, dimension)}). Finish coding, `annotator merge` and "
+                    "`annotator reconcile` that stage first, or pass --allow-undecided to draw from "
+                    "the items decided so far.")
 
 
 def _next_name(store: CorpusStore) -> str:

@@ -110,7 +110,7 @@ class CodingScreen(Screen):
         position = self._ids.index(self.item_id) + 1
         self.query_one(ItemHeader).show_item(self.item, position, len(self._ids),
                                              self.store.flags_for(self.item_id))
-        self.query_one(CodebookPanel).show_codes(self.store.codebook, self.store.labels_for(self.item_id),
+        self.query_one(CodebookPanel).show_codes(self.store.asked_codebook, self.store.labels_for(self.item_id),
                                                  self.chord.path or None, self.chord.dimension, self.active_code)
         # The definition of the theme being chosen, else of the code last chosen, in the rows the
         # codes leave free (the codes come first: every saved one stays on screen).
@@ -155,7 +155,7 @@ class CodingScreen(Screen):
 
     def top_level_codes(self) -> list[tuple[str, Code]]:
         """Where a chord starts: the top-level codes of every dimension (one screen)."""
-        return [(dimension.id, code) for dimension in self.store.codebook.dimensions for code in dimension.codes]
+        return [(dimension.id, code) for dimension in self.store.asked_codebook.dimensions for code in dimension.codes]
 
     def on_key(self, event) -> None:
         if self.item_id is None:
@@ -175,7 +175,7 @@ class CodingScreen(Screen):
             self.query_one(StatusLine).say(f"'{character}' is not a code under {under}; Esc cancels." if under
                                            else f"No code has the key '{character}'. F1 lists them.")
             return
-        if starting and not self._asked(self.store.codebook.dimension(pressed.dimension)):
+        if starting and not self._asked(self.store.asked_codebook.dimension(pressed.dimension)):
             self.chord.clear()
             return
         if pressed.kind == "chord":
@@ -190,7 +190,7 @@ class CodingScreen(Screen):
         labels = self.store.labels_for(self.item_id)
         if dimension.applies(labels) or labels.get(dimension.id):  # codes already there can come off
             return True
-        needed = [self.store.codebook.dimension(other).by_id[c].name
+        needed = [self.store.asked_codebook.dimension(other).by_id[c].name
                   for other, codes in dimension.requires.items() for c in codes]
         self.query_one(StatusLine).say(f"{dimension.name} is asked only for items coded {' or '.join(needed)}.")
         return False
@@ -414,7 +414,7 @@ class CodingScreen(Screen):
             ok, code = self._save(lambda: propose_code(self.store, new))
             if not ok:
                 return
-            dimension = self.store.codebook.dimension(new.dimension)
+            dimension = self.store.asked_codebook.dimension(new.dimension)
             self.refresh_item()
             if item_id == self.item_id and self._asked(dimension):
                 self.apply_code(dimension.id, code)  # says "saved" once committed
@@ -438,7 +438,7 @@ class CodingScreen(Screen):
 
     def codebook_help(self) -> Text:
         text = Text("Codes\n", style="bold underline")
-        for dimension in self.store.codebook.dimensions:
+        for dimension in self.store.asked_codebook.dimensions:
             text.append(f"{dimension.name} ({'several' if dimension.multi else 'one'} per item)\n", style="bold")
 
             def add(codes, prefix, depth):
