@@ -487,6 +487,8 @@ def test_an_older_file_is_upgraded_on_open_keeping_its_rows(tmp_path, kind, monk
     opener, make, module = STORES[kind]
     real = module.migrations
     older = copy_of(real, real._migrations[:-1] if len(real._migrations) > 1 else None)
+    if kind == "corpus":  # older = before m003 (comments by source), whose old rows this test writes
+        older = copy_of(real, [m for m in real._migrations if m.name < "m003"])
     newer = copy_of(real)
     if len(real._migrations) == 1:
         @newer(name="m999_test_only_column")

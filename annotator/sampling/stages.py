@@ -71,6 +71,7 @@ class Stage:
         return self.sessions_dir(study) / f"{check_coder_name(coder)}.db"
 
     def session_paths(self, study) -> list[Path]:
+        study.check_sessions_dir()  # a file or a dangling link named sessions/: said, not "no sessions"
         folder = self.sessions_dir(study)
         return sorted(folder.glob("*.db")) if folder.is_dir() else []
 
