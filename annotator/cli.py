@@ -171,7 +171,7 @@ def init_command(directory: Path):
     """Create a study folder with the default codebook."""
     from annotator.study import Study
 
-    from annotator.sampling.stages import write_default_study
+    from annotator.coding.stages import write_default_study
 
     study = Study.init(directory)
     write_default_study(study)
@@ -549,14 +549,15 @@ def code_command(study_dir: Path, coder: str | None, session_file: Path | None, 
     Every key is saved at once."""
     from annotator.coding.open import open_coder_session
     from annotator.screening.order import prepare_model_order
+    from annotator.screening.stopping import parse_rule
 
     store = open_coder_session(study_dir, coder, session_file, stage_id)
-    _require_terminal(store, "code")
-    try:
+    try:  # a wrong option is said before the terminal check: it is the first thing to fix
         ordering = prepare_model_order(store, order=order, model=screening_model, stop=stop)
     except BaseException:
         store.close()
         raise
+    _require_terminal(store, "code")
     from annotator.tui.run import run_coding_tui  # only once the session is open: a refusal stays fast
 
     run_coding_tui(store, ordering)
@@ -897,7 +898,7 @@ def sample_command(name, confidence, margin, size, take_all, stratify, where, se
                         margin=0.05 if margin is None else margin)
     stage = None
     if stage_id is not None or study.study_file.is_file():
-        from annotator.sampling.stages import stage_of
+        from annotator.coding.stages import stage_of
 
         stage = stage_of(study.require(), stage_id)
     with _corpus(study_dir, must_exist=True) as store:
@@ -1120,7 +1121,7 @@ def _merged_file(merged_file: Path | None, study_dir: Path, stage_id: str | None
         if stage_id is None and not study.study_file.is_file():
             path = study.merged_path
         else:
-            from annotator.sampling.stages import stage_of
+            from annotator.coding.stages import stage_of
 
             path = stage_of(study.require(), stage_id).merged_path(study)
     if not path.is_file():
@@ -1155,7 +1156,7 @@ def merge_command(sessions, study_dir, out_path, fmt, allow_mismatch, no_auto_ag
     study = Study(study_dir)
     out = out_path
     if not sessions:
-        from annotator.sampling.stages import load_stages
+        from annotator.coding.stages import load_stages
 
         stages = load_stages(study.require())
         if stage_id is None and len(stages) > 1 and out_path is None:
@@ -1178,7 +1179,7 @@ def merge_command(sessions, study_dir, out_path, fmt, allow_mismatch, no_auto_ag
                             f"`annotator code{'' if stage.implicit else ' --stage ' + stage.id}`).")
         out = out or stage.merged_path(study)
     elif stage_id is not None:
-        from annotator.sampling.stages import stage_of
+        from annotator.coding.stages import stage_of
 
         out = out or stage_of(study.require(), stage_id).merged_path(study)
     out = out or study.merged_path
@@ -1276,7 +1277,7 @@ def import_qdpx_command(project_file, study_dir, user_options, include_final, st
             users[name.strip()] = check_coder_name(coder.strip() or name.strip())
     study, stage = Study(study_dir), None
     if stage_id is not None or study.study_file.is_file():
-        from annotator.sampling.stages import stage_of
+        from annotator.coding.stages import stage_of
 
         stage = stage_of(study.require(), stage_id)  # a study in stages: that stage's sessions
     report = import_qdpx(project_file, study, include_final=include_final, users=users,

@@ -68,7 +68,7 @@ def prepare_demo_study(directory=None, reset: bool = False, *, stages: bool = Tr
     root = Path(directory) if directory else Path(tempfile.gettempdir()) / "annotator-demo"
     if reset and root.exists():
         shutil.rmtree(root)
-    from annotator.sampling.stages import load_stages, write_default_study
+    from annotator.coding.stages import load_stages, write_default_study
 
     study = Study.init(root)
     if stages:
@@ -130,7 +130,7 @@ def open_demo_session(study, coder: str, stage_id: str | None = None):
     from annotator.coding.session import SessionStore
     from annotator.collect.corpus import CorpusStore
 
-    from annotator.sampling.stages import load_stages
+    from annotator.coding.stages import load_stages
 
     stages = load_stages(study)
     if not stages.declared:

@@ -3,7 +3,7 @@
     study/
       taxonomy.yaml       the codebook (annotator taxonomy check / show)
       corpus.db           every collected item, samples, assignments (annotator fetch / import / sample / assign)
-      study.yaml          the study's stages (annotator/sampling/stages.py); without it, one stage
+      study.yaml          the study's stages (annotator/coding/stages.py); without it, one stage
       sessions/<coder>.db one self-contained file per coder (annotator code)
       merged.db           the coders' sessions merged, disagreements and final decisions (annotator merge / reconcile)
       sessions/<stage>/<coder>.db, merged/<stage>.db   the same, per stage, when study.yaml declares stages
@@ -107,7 +107,7 @@ class Study:
     @classmethod
     def init(cls, root: Path) -> "Study":
         """Scaffold a study folder with the default codebook; never overwrites anything.
-        (`annotator init` adds study.yaml: annotator.sampling.stages.write_default_study.)"""
+        (`annotator init` adds study.yaml: annotator.coding.stages.write_default_study.)"""
         study = cls(root)
         try:
             if root.exists() and not root.is_dir():

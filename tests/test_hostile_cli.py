@@ -41,10 +41,10 @@ TOKEN = "ghp_Hostile0123456789abcdefABCDEFxyz"
 
 @pytest.fixture(scope="module")
 def demo_template(tmp_path_factory):
-    root = tmp_path_factory.mktemp("demo") / "study"
-    result = CliRunner().invoke(cli, ["demo", "--dir", str(root), "--no-open"])
-    assert result.exit_code == 0, result.output
-    return root
+    from annotator.demo import prepare_demo_study
+
+    # The one-stage demo: these cases aim at each command's own input, not at choosing a stage.
+    return prepare_demo_study(tmp_path_factory.mktemp("demo") / "study", stages=False).root
 
 
 @pytest.fixture

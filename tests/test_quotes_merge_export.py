@@ -215,7 +215,7 @@ def test_an_export_with_quotes_imports_back_to_the_same_codes(tmp_path):
     from annotator.demo import prepare_demo_study
     from annotator.exchange.export import export
 
-    study = prepare_demo_study(tmp_path / "demo")
+    study = prepare_demo_study(tmp_path / "demo", stages=False)
     with SessionStore(study.session_path("ana"), coder="ana") as store:
         item_id = next(i for i in store.item_ids() if store.labels_for(i) and store.item(i)["body"])
         dimension, codes = next(iter(store.labels_for(item_id).items()))

@@ -138,6 +138,8 @@ def make_study(tmp_path: Path, items: list[dict]) -> Path:
 
     root = tmp_path / "study"
     assert CliRunner().invoke(cli, ["init", str(root)]).exit_code == 0
+    # One stage (no study.yaml): the tests swap in a codebook that asks relevance only.
+    (root / "study.yaml").unlink()
     with CorpusStore(root / "corpus.db") as corpus:
         corpus.upsert_items(items, source="generated")
     return root
@@ -189,8 +191,10 @@ def test_simulation_on_the_demo_from_its_final_codes(tmp_path):
     figure = tmp_path / "curve.png"
     out = run_json(["screen", "simulate", "--study", str(study.root), "--seeds", "2", "--format", "json",
                     "--figure", str(figure)])
-    # The demo's final codes (after its simulated coders and reconciliation), read straight from merged.db.
-    truth = {i: "ptm" in codes for i, codes in final_codes(study.merged_path, "relevance").items()}
+    # The demo's final codes (after its simulated coders and reconciliation), read straight from the
+    # screening stage's merge.
+    truth = {i: "ptm" in codes for i, codes in final_codes(study.root / "merged" / "screening.db",
+                                                            "relevance").items()}
     assert out["items"] == len(truth) and out["relevant"] == sum(truth.values())
     for run in out["runs"]:
         assert sorted(run["read_order"]) == sorted(truth)

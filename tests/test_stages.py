@@ -20,7 +20,7 @@ from annotator.codebook.model import load_codebook
 from annotator.coding.session import SessionStore
 from annotator.collect.corpus import CorpusStore
 from annotator.errors import UserError
-from annotator.sampling.stages import asked_codebook, default_study_text, load_stages, parse_stages
+from annotator.coding.stages import asked_codebook, default_study_text, load_stages, parse_stages
 from annotator.study import Study
 
 from tests.fixtures.coders import code_session, make_items, make_study

@@ -7,7 +7,7 @@ from drivers.tui_support import (DEFAULT_TAXONOMY, coding_screen, make_items, ru
 
 from annotator.codebook.model import load_codebook
 from annotator.coding.session import SessionStore
-from annotator.sampling.stages import Stage
+from annotator.coding.stages import Stage
 from annotator.tui.messages import LabelRecorded
 from annotator.tui.widgets import CodebookPanel, ProgressLine
 

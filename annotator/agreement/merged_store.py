@@ -49,7 +49,7 @@ from annotator.db import Migrations, Store, sqlite_utils
 from annotator.errors import UserError
 from annotator.coding.session import item_from_row, iter_item_rows, now
 from annotator.codebook.model import Codebook, parse_codebook
-from annotator.sampling.stages import asked_codebook
+from annotator.coding.stages import asked_codebook
 
 MERGED_FORMAT = "annotator-merged"
 AUTO = "auto"
@@ -229,7 +229,7 @@ class MergedStore(Store):
             if row is None:
                 raise UserError(f"{self.path}: nothing merged yet; run `annotator merge`.")
             asks = self.meta("asks")
-            # A stage's merge sees only the dimensions the stage asks (annotator/sampling/stages.py).
+            # A stage's merge sees only the dimensions the stage asks (annotator/coding/stages.py).
             self._codebook = asked_codebook(_parse(row[0], f"{self.path} (codebook)"),
                                             json.loads(asks) if asks else None)
         return self._codebook

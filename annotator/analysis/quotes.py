@@ -44,10 +44,14 @@ def example_quotes(quotes: list[dict], dimension, finals: Mapping[str, set[str]]
     return out
 
 
-def read_example_quotes(study, dimension, finals: Mapping[str, set[str]], *,
+def read_example_quotes(merged_paths, dimension, finals: Mapping[str, set[str]], *,
                         limit: int = EXAMPLE_QUOTES) -> list[dict]:
-    """``example_quotes`` of the study's merged.db."""
+    """``example_quotes`` of the study's merged files (merged.db, or one per stage: a stage's
+    quotes are on the codes it asks, so reading them all finds the dimension's)."""
     from annotator.agreement.merge import MergedStore
 
-    with MergedStore(study.merged_path, readonly=True) as merged:
-        return example_quotes(merged.quotes(), dimension, finals, limit=limit)
+    quotes = []
+    for path in merged_paths:
+        with MergedStore(path, readonly=True) as merged:
+            quotes.extend(merged.quotes())
+    return example_quotes(quotes, dimension, finals, limit=limit)

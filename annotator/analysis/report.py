@@ -148,7 +148,7 @@ def _stage_merged_paths(study) -> list:
     """The merged files of a study with declared stages (those merged so far), else []."""
     if not study.study_file.is_file():
         return []
-    from annotator.sampling.stages import load_stages
+    from annotator.coding.stages import load_stages
 
     return [path for path in (stage.merged_path(study) for stage in load_stages(study)) if path.is_file()]
 
@@ -456,7 +456,8 @@ def study_report(study, *, include_not_planned: bool = False, unit: str = "days"
                      compare_with=compare_with, alpha=alpha, undecided=undecided,
                      themes_undecided=themes_undecided)
     report["study"] = str(study.root)
-    report["example_quotes"] = read_example_quotes(study, roles.thematic, thematic_codes)
+    report["example_quotes"] = read_example_quotes(_stage_merged_paths(study) or [study.merged_path],
+                                                   roles.thematic, thematic_codes)
     return report
 
 
@@ -482,7 +483,7 @@ def refuse_stale_codes(study, final: StudyFinalCodes) -> None:
         problems = [f"  {what}: {_issues(len(ids), 'item')} ({', '.join(sorted(ids)[:5])}"
                     f"{', ...' if len(ids) > 5 else ''})" for what, ids in sorted(bad.items())]
         raise UserError(
-            f"{study.merged_path}: final codes on codes the study's codebook does not use; no report was written:",
+            f"{study.root}: final codes on codes the study's codebook does not use; no report was written:",
             problems=problems + [f"Run `annotator taxonomy sync --study {study.root}` to carry the codebook's "
                                  f"changes into merged.db, then decide these items again with `annotator "
                                  f"reconcile --study {study.root}` (or --export FILE.csv and --import)."])

@@ -15,7 +15,7 @@ def stage_facts(study) -> list[dict] | None:
     """Per declared stage: the stage, its merged file, and merged_facts over it (None: the study
     declares no stages)."""
     from annotator.analysis.methods import merged_facts
-    from annotator.sampling.stages import load_stages
+    from annotator.coding.stages import load_stages
 
     if not study.study_file.is_file():
         return None

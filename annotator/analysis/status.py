@@ -61,8 +61,8 @@ class StudyStatus:
 
 def study_status(study) -> StudyStatus:
     """Gather the status of every stage (read-only)."""
-    from annotator.sampling.assign import stage_of_sample
-    from annotator.sampling.stages import load_stages
+    from annotator.coding.stages import stage_of_sample
+    from annotator.coding.stages import load_stages
 
     study.require()
     stages = load_stages(study)
@@ -169,7 +169,7 @@ def open_disagreements(merged_path: Path) -> int:
 def stage_to_reconcile(study):
     """With several stages and no --stage: the one stage with disagreements open."""
     from annotator.errors import UserError
-    from annotator.sampling.stages import load_stages
+    from annotator.coding.stages import load_stages
 
     stages = load_stages(study)
     if len(stages) == 1:

@@ -39,7 +39,7 @@ def import_into_session(csv_path: Path | str, coder: str, study: Study, stage_id
     csv_path = Path(csv_path)
     coder = check_coder_name(coder)
     study.require()
-    from annotator.sampling.stages import stage_of
+    from annotator.coding.stages import stage_of
 
     stage = stage_of(study, stage_id)
     if stage.implicit and not stage.session_path(study, coder).exists():

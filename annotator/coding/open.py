@@ -34,7 +34,7 @@ def items_for_new_session(study: Study, coder: str) -> tuple[list[dict], dict[st
 def items_for_stage(study: Study, stage, coder: str, codebook) -> tuple[list[dict], dict[str, str]]:
     """A declared stage's new session: the coder's assignments in that stage's samples."""
     from annotator.collect.corpus import CorpusStore
-    from annotator.sampling.assign import stage_of_sample
+    from annotator.coding.stages import stage_of_sample
 
     if not study.corpus_path.exists():
         return items_for_new_session(study, coder)  # the refusal saying how to add items
@@ -52,7 +52,7 @@ def items_for_stage(study: Study, stage, coder: str, codebook) -> tuple[list[dic
 def _open_stage(study: Study, stages, coder: str):
     """No --stage in a study of several: the one stage where the coder has items left to code."""
     from annotator.collect.corpus import CorpusStore
-    from annotator.sampling.assign import stage_of_sample
+    from annotator.coding.stages import stage_of_sample
 
     open_stages = []
     for stage in stages:
@@ -85,7 +85,7 @@ def open_coder_session(study_dir: Path, coder: str | None, session_file: Path | 
     study = Study(study_dir).require()
     coder = check_coder_name(coder)
     codebook = load_codebook(study.taxonomy_path)
-    from annotator.sampling.stages import load_stages
+    from annotator.coding.stages import load_stages
 
     stages = load_stages(study, codebook)
     stage = stages.get(stage_id) if stage_id is not None or len(stages) == 1 else _open_stage(study, stages, coder)

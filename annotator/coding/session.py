@@ -332,8 +332,8 @@ class SessionStore(SessionChanges, Store):
 
     @property
     def asked_codebook(self) -> Codebook:
-        """The codebook as the stage sees it: only the dimensions it asks (annotator/sampling/stages.py)."""
-        from annotator.sampling.stages import asked_codebook
+        """The codebook as the stage sees it: only the dimensions it asks (annotator/coding/stages.py)."""
+        from annotator.coding.stages import asked_codebook
 
         codebook = self.codebook
         if self._asked is None or self._asked[0] is not codebook:

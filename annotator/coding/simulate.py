@@ -156,10 +156,10 @@ def simulate_coder_sessions(study, truth: dict[str, dict], coders: Iterable[str]
     10 'calibration-1', next 10 'calibration-2', the rest 'main'). Calibration items are coded
     by every coder; each main item by one coder and, with probability double_share, a second.
     Returns the session paths. Refuses to overwrite existing sessions unless overwrite.
-    stage (annotator.sampling.stages.Stage): write that stage's sessions (sessions/<stage>/<coder>.db),
+    stage (annotator.coding.stages.Stage): write that stage's sessions (sessions/<stage>/<coder>.db),
     coding only the dimensions it asks.
     """
-    from annotator.sampling.stages import asked_codebook
+    from annotator.coding.stages import asked_codebook
     from annotator.study import Study
 
     study = study if isinstance(study, Study) else Study(Path(study))

@@ -153,7 +153,7 @@ def m003_comments_by_source(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m004_sample_stage(db: sqlite_utils.Database) -> None:
-    """The study stage a sample is drawn for (annotator/sampling/stages.py); NULL: a study without stages
+    """The study stage a sample is drawn for (annotator/coding/stages.py); NULL: a study without stages
     (or a sample drawn before stages existed), which belongs to the study's first stage."""
     db.execute("ALTER TABLE samples ADD COLUMN stage TEXT")
 

@@ -393,7 +393,7 @@ def _check_units(coders: dict[str, dict[str, dict]], codebook: Codebook, report:
 def import_qdpx(path: Path | str, study: Study, *, include_final: bool = False, users: dict[str, str] | None = None,
                 strict: bool = False, dry_run: bool = False, stage=None) -> QdpxImport:
     """Read the project and write one session per coder (all or nothing). ``stage``
-    (annotator.sampling.stages.Stage): the sessions are that stage's (sessions/<stage>/)."""
+    (annotator.coding.stages.Stage): the sessions are that stage's (sessions/<stage>/)."""
     from annotator.coding.labels_import import _files_of, _known_items
     from annotator.coding.session import SessionStore
 

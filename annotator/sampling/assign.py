@@ -17,6 +17,7 @@ import random
 import re
 from dataclasses import dataclass
 
+from annotator.coding.stages import stage_of_sample
 from annotator.errors import UserError
 
 
@@ -125,22 +126,6 @@ class AssignResult:
     rounds: list[RoundPlan]
     added: dict[str, int]  # coder -> items newly added to their session
     sessions: dict[str, str]  # coder -> session path
-
-
-def stage_of_sample(study, corpus, sample_name: str, stage_id: str | None = None, codebook=None):
-    """The stage a sample belongs to: the one it was drawn for, else the study's first stage.
-    ``stage_id`` (--stage) must agree with it."""
-    from annotator.sampling.stages import load_stages
-
-    stages = load_stages(study, codebook)
-    if corpus.sample(sample_name) is None:
-        corpus.sample_members(sample_name)  # the refusal naming the samples there are
-    recorded = corpus.sample_stages().get(sample_name)
-    stage = stages.get(recorded) if recorded and stages.declared else stages.stages[0]
-    if stage_id is not None and stages.get(stage_id).id != stage.id:
-        raise UserError(f"sample {sample_name!r} belongs to stage '{stage.id}', not '{stage_id}': "
-                        f"draw a sample for '{stage_id}' with `annotator sample --stage {stage_id}`.")
-    return stage
 
 
 def assign_sample(study, sample_name: str, coders: list[str], rounds_text: str, overlap_text: str | None,

@@ -110,7 +110,7 @@ def parse_conditions(texts: list[str] | tuple[str, ...]) -> list[Condition]:
 def merged_path_for(study: Study, dimension: str):
     """The merged file holding ``dimension``'s final codes: merged/<stage>.db of the stage that
     asks it, or merged.db in a study without stages."""
-    from annotator.sampling.stages import load_stages
+    from annotator.coding.stages import load_stages
 
     if not study.study_file.is_file():
         return study.merged_path
@@ -217,7 +217,7 @@ def draw_sample(store: CorpusStore, study: Study, *, name: str | None, rule: Siz
                 seed: int | None = None, stage=None, allow_undecided: bool = False) -> DrawnSample:
     """Draw a sample and store it under ``name`` (default sample-N).
 
-    ``stage`` (annotator.sampling.stages.Stage): the sample is that stage's; its ``of`` conditions (the
+    ``stage`` (annotator.coding.stages.Stage): the sample is that stage's; its ``of`` conditions (the
     final codes of the stage before) come first. Drawing from final codes is refused while that
     stage has unfinished items or undecided disagreements, unless ``allow_undecided``."""
     if stratify not in (None, *STRATIFY):
@@ -272,7 +272,7 @@ def draw_sample(store: CorpusStore, study: Study, *, name: str | None, rule: Siz
 
 def _stale_merge(study: Study, dimension: str) -> bool:
     """Whether a session of the stage asking ``dimension`` changed after its merge."""
-    from annotator.sampling.stages import load_stages
+    from annotator.coding.stages import load_stages
 
     stage = load_stages(study).asking(dimension)
     path = merged_path_for(study, dimension)

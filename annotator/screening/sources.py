@@ -48,11 +48,9 @@ def screening_target(codebook, dimension: str | None = None, relevant: str | Non
 
 
 def study_stages(study):
-    """The study's stages once study.yaml exists (annotator.sampling.stages), else None."""
-    try:
-        from annotator.sampling.stages import load_stages
-    except ImportError:  # a version of annotator without stages: one merged.db
-        return None
+    """The study's stages once study.yaml exists (annotator.coding.stages), else None."""
+    from annotator.coding.stages import load_stages
+
     return load_stages(study)
 
 

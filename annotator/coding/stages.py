@@ -390,3 +390,17 @@ stages:
     of: "final:{screening}={codes}"
     after: screening
 """
+
+
+def stage_of_sample(study, corpus, sample_name: str, stage_id: str | None = None, codebook=None):
+    """The stage a sample belongs to: the one it was drawn for, else the study's first stage.
+    ``stage_id`` (--stage) must agree with it."""
+    stages = load_stages(study, codebook)
+    if corpus.sample(sample_name) is None:
+        corpus.sample_members(sample_name)  # the refusal naming the samples there are
+    recorded = corpus.sample_stages().get(sample_name)
+    stage = stages.get(recorded) if recorded and stages.declared else stages.stages[0]
+    if stage_id is not None and stages.get(stage_id).id != stage.id:
+        raise UserError(f"sample {sample_name!r} belongs to stage '{stage.id}', not '{stage_id}': "
+                        f"draw a sample for '{stage_id}' with `annotator sample --stage {stage_id}`.")
+    return stage
