@@ -549,7 +549,6 @@ def code_command(study_dir: Path, coder: str | None, session_file: Path | None, 
     Every key is saved at once."""
     from annotator.coding.open import open_coder_session
     from annotator.screening.order import prepare_model_order
-    from annotator.screening.stopping import parse_rule
 
     store = open_coder_session(study_dir, coder, session_file, stage_id)
     try:  # a wrong option is said before the terminal check: it is the first thing to fix

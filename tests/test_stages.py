@@ -400,7 +400,7 @@ def test_status_names_the_next_command_as_the_study_moves_on(tmp_path):
 
 def test_report_reads_relevance_from_screening_and_themes_from_thematic(tmp_path):
     study = staged_study(tmp_path)
-    truth = _screen_and_reconcile(study, tmp_path)
+    _screen_and_reconcile(study, tmp_path)
     run("sample", "--study", str(study.root), "--stage", "thematic", "--all", "--name", "themes", "--seed", "1")
     run("assign", "themes", "--study", str(study.root), "--stage", "thematic", "--coders", "ana")
     items = list(session_items(study.root / "sessions" / "thematic" / "ana.db"))
