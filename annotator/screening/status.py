@@ -58,25 +58,32 @@ def study_status(study, dimension: str, relevant: set[str], rule: StoppingRule, 
     return [session_status(p, dimension, relevant, rule, model) for p in paths]
 
 
+def model_order_statuses(paths):
+    """(path, setting, rule, status) of each session screened in model order, with the rule it was screened
+    under; a file that is not a readable session is passed over (merge and status name it)."""
+    from annotator.screening.stopping import parse_rule
+
+    for path in paths:
+        try:
+            setting = read_setting(path)
+        except Exception:
+            continue
+        if not setting or setting.get("order") != "model":
+            continue
+        rule = parse_rule(setting.get("stop", "hypergeometric"), setting.get("target", 0.95),
+                          setting.get("confidence", 0.95))
+        yield path, setting, rule, session_status(path, setting["dimension"], set(setting["relevant"]), rule)
+
+
 def screening_facts(study) -> list[dict]:
     """For the methods paragraph: each session screened in model order, with its status."""
-    from annotator.screening.stopping import parse_rule
 
     paths = list(study.session_paths())
     if study.sessions_dir.is_dir():  # sessions/<stage>/<coder>.db once the study has stages
         paths += [p for folder in sorted(study.sessions_dir.iterdir()) if folder.is_dir()
                   for p in sorted(folder.glob("*.db"))]
     facts = []
-    for path in dict.fromkeys(paths):
-        try:
-            setting = read_setting(path)
-        except Exception:  # not a readable session: the merge reports it
-            continue
-        if not setting or setting.get("order") != "model":
-            continue
-        rule = parse_rule(setting.get("stop", "hypergeometric"), setting.get("target", 0.95),
-                          setting.get("confidence", 0.95))
-        status = session_status(path, setting["dimension"], set(setting["relevant"]), rule)
+    for path, setting, rule, status in model_order_statuses(dict.fromkeys(paths)):
         status.update(source=f"{path.relative_to(study.root)}, tables labels and events",
                       model_name=MODEL_NAMES.get(setting.get("model"), setting.get("model")))
         facts.append(status)
@@ -111,19 +118,9 @@ def screening_lines(paths: list[Path]) -> list[str]:
     """For `annotator status` (stage by stage): one line per session screened in model order,
     stating the rule, items read, relevant found and the recall the test proves. No model is
     trained here (status stays quick); `annotator screen status` adds the model's estimate."""
-    from annotator.screening.stopping import parse_rule
 
     lines = []
-    for path in paths:
-        try:
-            setting = read_setting(path)
-        except Exception:  # not a readable session: status reports it elsewhere
-            continue
-        if not setting or setting.get("order") != "model":
-            continue
-        rule = parse_rule(setting.get("stop", "hypergeometric"), setting.get("target", 0.95),
-                          setting.get("confidence", 0.95))
-        status = session_status(path, setting["dimension"], set(setting["relevant"]), rule)
+    for _, _, rule, status in model_order_statuses(paths):
         lines.append(f"{status['coder']}: model order, read {status['read']:,} of {status['items']:,}, "
                      f"{status['relevant_found']:,} relevant; recall ≥ {status['recall_bound']:.1%} proven "
                      f"({rule.confidence:.0%} confidence); rule: {rule.describe()}: "
