@@ -82,11 +82,13 @@ def test_model_order_after_calibration(tmp_path):
                 # A clear topical signal: the model's first picks are mostly relevant (12 % of the pile is).
                 assert sum(truth[i] for i in after) >= 7
                 # The screening line: relevant found, the estimate left, the rule; it fits 80 columns.
-                await wait_for(pilot, lambda: "relevant found" in widget_plain(screen.query_one("#screening")),
-                               what="the screening line")
-                line = widget_plain(screen.query_one("#screening"))
+                # The line looks for a newer ranking every REFRESH_SECONDS, so it may lag the worker:
+                # wait until it shows every decision the worker had read before the last Tab.
                 found = sum(truth[i] for i in seen + after[:-1])
-                assert f"{found} relevant found" in line or f"{found + 1} relevant found" in line
+                counts = (f"{found} relevant found", f"{found + 1} relevant found")
+                await wait_for(pilot, lambda: any(c in widget_plain(screen.query_one("#screening")) for c in counts),
+                               timeout=30, what=f"the screening line with {found} relevant found")
+                line = widget_plain(screen.query_one("#screening"))
                 assert "left (" in line and "recall ≥" in line
                 assert any("relevant found" in row for row in screen_lines(app))
                 assert max(len(row.rstrip()) for row in screen_lines(app)) <= 80
