@@ -548,24 +548,33 @@ def code_command(study_dir: Path, coder: str | None, session_file: Path | None, 
 
     Every key is saved at once."""
     from annotator.coding.open import open_coder_session
-    from annotator.screening.order import prepare_model_order
+    from annotator.screening.order import prepare_model_order, record_model_order
 
-    store = open_coder_session(study_dir, coder, session_file, stage_id)
-    try:  # a wrong option is said before the terminal check: it is the first thing to fix
-        ordering = prepare_model_order(store, order=order, model=screening_model, stop=stop)
+    # A wrong option or study is said before the terminal check (it is the first thing to fix),
+    # but without a terminal nothing is made or written: no new session, no recorded order.
+    store = open_coder_session(study_dir, coder, session_file, stage_id, create=_terminal_missing() == [])
+    if store is None:
+        _require_terminal(None, "code")
+    try:
+        ordering = prepare_model_order(store, order=order, model=screening_model, stop=stop, record=False)
+        _require_terminal(store, "code")
+        record_model_order(store, ordering)
     except BaseException:
         store.close()
         raise
-    _require_terminal(store, "code")
     from annotator.tui.run import run_coding_tui  # only once the session is open: a refusal stays fast
 
     run_coding_tui(store, ordering)
 
 
+def _terminal_missing() -> list[str]:
+    return [name for name, stream in (("input", sys.stdin), ("output", sys.stdout))
+            if not (hasattr(stream, "isatty") and stream.isatty())]
+
+
 def _require_terminal(store, command: str) -> None:
     """The coding screen needs a terminal both ways; without one it would wait forever for keys."""
-    missing = [name for name, stream in (("input", sys.stdin), ("output", sys.stdout))
-               if not (hasattr(stream, "isatty") and stream.isatty())]
+    missing = _terminal_missing()
     if missing:
         if store is not None:
             store.close()

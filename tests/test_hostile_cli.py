@@ -499,13 +499,16 @@ def test_output_to_a_full_device_is_an_error(study, args):
     assert "cannot write the output" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_code_without_a_terminal_refuses_at_once(study):
+@pytest.mark.parametrize("coder", ["ana", "newcomer"])
+def test_code_without_a_terminal_refuses_at_once(study, coder):
+    before = study_state(study)
     started = time.monotonic()
-    result = subprocess.run([str(ANNOTATOR), "code", "--coder", "ana", "--study", str(study)],
+    result = subprocess.run([str(ANNOTATOR), "code", "--coder", coder, "--study", str(study)],
                             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
     assert time.monotonic() - started < 30
     assert result.returncode == 2
     assert "needs a terminal" in result.stderr and "ssh -t" in result.stderr
+    assert study_state(study) == before  # "Nothing was changed": not even a new coder's session
 
 
 def test_ctrl_c_in_a_codebook_change_points_to_sync(study, monkeypatch):

@@ -302,6 +302,7 @@ def test_the_methods_paragraph_reports_model_order_and_the_rule(tmp_path):
 
 
 def test_code_in_model_order_refuses_bad_options_and_keeps_the_session_usable(tmp_path):
+    from annotator.codebook.model import load_codebook
     from annotator.coding.session import SessionStore
 
     root, items, truth = screened_session(tmp_path)
@@ -313,10 +314,28 @@ def test_code_in_model_order_refuses_bad_options_and_keeps_the_session_usable(tm
     assert result.exit_code == 2 and "sideways" in result.output
     with SessionStore(root / "sessions" / "ada.db") as store:  # the refusal released the writer lock
         assert len(store.all_labels()) == 60
+    # Without a terminal nothing is made: no session for a new coder, no order recorded.
+    setting_before = SessionStore(root / "sessions" / "ada.db", readonly=True)
+    try:
+        recorded = setting_before.meta("screening")
+    finally:
+        setting_before.close()
+    result = runner.invoke(cli, ["code", "--study", str(root), "--coder", "bo", "--order", "model"])
+    assert result.exit_code == 2 and "needs a terminal" in result.output and "Nothing was changed" in result.output
+    assert not (root / "sessions" / "bo.db").exists()
+    result = runner.invoke(cli, ["code", "--study", str(root), "--coder", "ada", "--order", "model",
+                                 "--model", "svm"])
+    assert result.exit_code == 2 and "needs a terminal" in result.output
+    with SessionStore(root / "sessions" / "ada.db", readonly=True) as store:
+        assert store.meta("screening") == recorded and '"svm"' not in recorded
     # A codebook with no single-choice dimension cannot be screened by a model.
-    (root / "taxonomy.yaml").write_text(
+    multi_only = tmp_path / "multi.yaml"
+    multi_only.write_text(
         "name: multi only\ndimensions:\n  - id: challenge\n    name: Challenge\n    kind: multi\n    codes:\n"
         "      - {id: usage, name: Usage, key: '1', definition: x}\n")
+    with SessionStore.create(root / "sessions" / "bo.db", coder="bo", codebook=load_codebook(multi_only),
+                             items=items, study=str(root)):
+        pass
     result = runner.invoke(cli, ["code", "--study", str(root), "--coder", "bo", "--order", "model"])
     assert result.exit_code == 2 and "single-choice dimension" in result.output
 

@@ -75,9 +75,10 @@ def _open_stage(study: Study, stages, coder: str):
 
 
 def open_coder_session(study_dir: Path, coder: str | None, session_file: Path | None,
-                       stage_id: str | None = None) -> SessionStore:
+                       stage_id: str | None = None, *, create: bool = True) -> SessionStore | None:
     """Open (or create, on first use) the session a coder codes in (in ``stage_id``'s folder
-    when the study declares stages)."""
+    when the study declares stages). With ``create=False`` a session not made yet is not made:
+    None, once everything else (study, coder name, stage) has been checked."""
     if session_file is not None:
         if not session_file.exists():
             raise UserError(f"{session_file}: no such session file.")
@@ -92,6 +93,8 @@ def open_coder_session(study_dir: Path, coder: str | None, session_file: Path | 
     path = stage.session_path(study, coder)
     if path.exists() or path.is_symlink():
         return SessionStore(path, coder=coder)  # refused if the file is another coder's session
+    if not create:
+        return None
     if not stage.implicit:
         items, rounds = items_for_stage(study, stage, coder, codebook)
         return SessionStore.create(path, coder=coder, codebook=codebook, items=items, rounds=rounds,

@@ -47,6 +47,7 @@ class ModelOrder:
         self.state: ScreeningState | None = None  # replaced whole by the worker, read by the screen
         self.trainings = 0  # states published (tests wait on it)
         self.error: str | None = None
+        self.setting: dict | None = None  # the options, as recorded in the session's meta
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -115,14 +116,14 @@ class ModelOrder:
 
 def prepare_model_order(store, *, order: str | None, model: str = DEFAULT_MODEL, dimension: str | None = None,
                         relevant: str | None = None, stop: str = "hypergeometric", target: float = 0.95,
-                        confidence: float = 0.95) -> "ModelOrder | None":
+                        confidence: float = 0.95, record: bool = True) -> "ModelOrder | None":
     """The model order for a coder's open session, or None for session order.
 
     ``order`` None means the study's choice: ``order: model`` on the screening stage in
     study.yaml (once stages exist), else what this session was last screened with.
-    Records the choice in the session (meta 'screening'), for `screen status` and the methods.
+    Records the choice in the session (meta 'screening'), for `screen status` and the methods;
+    with ``record=False`` the caller records it (``record_model_order``) once the screen opens.
     """
-    import json
 
     from annotator.errors import UserError
     from annotator.screening.models import check_model
@@ -141,8 +142,19 @@ def prepare_model_order(store, *, order: str | None, model: str = DEFAULT_MODEL,
         raise UserError(f"--dimension {dimension}: model order needs a single-choice dimension (relevant or not).")
     setting = {"order": "model", "model": model, "dimension": dimension, "relevant": sorted(codes),
                "stop": stop, "target": target, "confidence": confidence}
-    store.set_meta(SETTING, json.dumps(setting))
-    return ModelOrder(store.path, dimension, codes, model, rule)
+    ordering = ModelOrder(store.path, dimension, codes, model, rule)
+    ordering.setting = setting
+    if record:
+        record_model_order(store, ordering)
+    return ordering
+
+
+def record_model_order(store, ordering: "ModelOrder | None") -> None:
+    """Note in the session that it is screened in model order, and how (meta 'screening')."""
+    import json
+
+    if ordering is not None and ordering.setting is not None:
+        store.set_meta(SETTING, json.dumps(ordering.setting))
 
 
 def _stages_of(store):
