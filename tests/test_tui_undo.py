@@ -191,3 +191,86 @@ def test_the_chosen_code_is_the_last_event_of_its_action(session_path):
         events = store.undoable_events()
     assert [(e["kind"], e["code"]) for e in events] == [
         ("code.remove", "model-usage.loading"), ("code.remove", "ptm"), ("code.add", "unclear")]
+
+
+def test_the_codebook_can_keep_codes_whose_condition_no_longer_holds(tmp_path):
+    """Issue 14 item 2's other half: `on_condition_lost: keep` on a dimension keeps its codes
+    (the coder may recode back); the default still removes them; the other dimensions in the
+    chain follow their own setting."""
+    from annotator.codebook.model import load_codebook
+
+    taxonomy = tmp_path / "taxonomy.yaml"
+    taxonomy.write_text(CHAIN.replace("    requires: {relevance: [yes]}\n",
+                                      "    requires: {relevance: [yes]}\n    on_condition_lost: keep\n"))
+    assert load_codebook(taxonomy).dimension("challenge").on_condition_lost == "keep"
+    path = tmp_path / "s.db"
+    create_session(path, make_items(1), taxonomy=taxonomy).close()
+    with SessionStore(path) as store:
+        item = iid(1)
+        store.record_label(item, "relevance", "yes")
+        store.set_codes(item, "challenge", ["usage", "perf"])
+        store.record_label(item, "severity", "high")
+        present, dropped = store.record_label_in_context(item, "relevance", "no")
+        assert present is True and dropped == []
+        assert store.labels_for(item) == {"relevance": {"no"}, "challenge": {"usage", "perf"}, "severity": {"high"}}
+        assert store.is_coded(item)  # Challenge is not asked now: 'no' finishes the item
+        assert store.current_state() == store.state_from_log()
+        # Severity's own condition (perf) is still met by the kept codes; taking 'perf' off with
+        # relevance back to 'yes' removes Severity, which keeps the default.
+        store.record_label_in_context(item, "relevance", "yes")
+        present, dropped = store.record_label_in_context(item, "challenge", "perf")
+        assert present is False and dropped == [("severity", "high")]
+
+
+@pytest.mark.parametrize("line, message", [
+    ("    on_condition_lost: forget\n", "on_condition_lost must be 'remove' or 'keep', not 'forget'"),
+    ("    on_condition_lost: [keep]\n", "'on_condition_lost' must be text"),
+])
+def test_a_wrong_on_condition_lost_is_refused_with_its_line(tmp_path, line, message):
+    from click.testing import CliRunner
+
+    from annotator.cli import cli
+
+    taxonomy = tmp_path / "taxonomy.yaml"
+    text = CHAIN.replace("    requires: {relevance: [yes]}\n", "    requires: {relevance: [yes]}\n" + line)
+    taxonomy.write_text(text)
+    number = text.splitlines().index(line.rstrip("\n")) + 1
+    result = CliRunner().invoke(cli, ["taxonomy", "check", str(taxonomy)])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and f"taxonomy.yaml:{number}" in result.output
+
+
+def test_keep_without_a_condition_is_refused(tmp_path):
+    from annotator.codebook.model import load_codebook
+    from annotator.errors import UserError
+
+    taxonomy = tmp_path / "taxonomy.yaml"
+    taxonomy.write_text(CHAIN.replace("    kind: single\n    codes:\n      - {id: yes",
+                                      "    kind: single\n    on_condition_lost: keep\n    codes:\n      - {id: yes"))
+    with pytest.raises(UserError, match="needs a condition"):
+        load_codebook(taxonomy)
+
+
+def test_the_default_keeps_every_earlier_codebook_hash(tmp_path):
+    from annotator.codebook.model import load_codebook
+
+    plain, explicit = tmp_path / "plain.yaml", tmp_path / "explicit.yaml"
+    plain.write_text(CHAIN)
+    explicit.write_text(CHAIN.replace("    requires: {relevance: [yes]}\n",
+                                      "    requires: {relevance: [yes]}\n    on_condition_lost: remove\n"))
+    assert load_codebook(plain).hash == load_codebook(explicit).hash
+    kept = CHAIN.replace("    requires: {relevance: [yes]}\n", "    requires: {relevance: [yes]}\n    on_condition_lost: keep\n")
+    explicit.write_text(kept)
+    assert load_codebook(explicit).hash != load_codebook(plain).hash  # a change of meaning is a new version
+
+
+def test_taxonomy_diff_says_how_a_dimension_is_asked_changed(tmp_path):
+    from annotator.codebook.diff import diff_codebooks
+    from annotator.codebook.model import load_codebook
+
+    plain, kept = tmp_path / "plain.yaml", tmp_path / "kept.yaml"
+    plain.write_text(CHAIN)
+    kept.write_text(CHAIN.replace("    requires: {relevance: [yes]}\n",
+                                  "    requires: {relevance: [yes]}\n    on_condition_lost: keep\n"))
+    assert diff_codebooks(load_codebook(plain), load_codebook(kept)) == [
+        "~ dimension challenge: on_condition_lost remove -> keep"]

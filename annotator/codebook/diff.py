@@ -18,6 +18,9 @@ def diff_codebooks(a: Codebook, b: Codebook) -> list[str]:
         out.append(f"+ dimension {dim_id} added")
     for dim_id in [d for d in b_dims if d in a_dims]:
         old, new = a_dims[dim_id], b_dims[dim_id]
+        for name in ("kind", "requires", "on_condition_lost"):  # how the dimension is asked
+            if getattr(old, name) != getattr(new, name):
+                out.append(f"~ dimension {dim_id}: {name} {getattr(old, name) or '-'} -> {getattr(new, name) or '-'}")
         removed = [c for c in old.walk() if c.id not in new.by_id]
         added = [c for c in new.walk() if c.id not in old.by_id]
         # A code gone and one come with the same name or definition: the id was renamed.

@@ -36,7 +36,8 @@ ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 KINDS = ("single", "multi")
 
 TOP_FIELDS = {"name", "description", "dimensions"}
-DIMENSION_FIELDS = {"id", "name", "kind", "description", "requires", "codes"}
+DIMENSION_FIELDS = {"id", "name", "kind", "description", "requires", "on_condition_lost", "codes"}
+CONDITION_LOST = ("remove", "keep")  # what a coder's codes of a dimension become when its 'requires' stops holding
 CODE_FIELDS = {"id", "name", "key", "definition", "include", "exclude", "example", "codes", "retired"}
 
 @dataclass
@@ -61,6 +62,10 @@ class Dimension:
     kind: str
     description: str = ""
     requires: dict[str, list[str]] = field(default_factory=dict)
+    # 'remove' (the default): recoding the condition away removes this dimension's codes, as one
+    # undoable change; 'keep': they stay in the session (merge and reports skip them while the
+    # dimension is not asked), for teams that recode back and forth.
+    on_condition_lost: str = "remove"
     codes: list[Code] = field(default_factory=list)  # top level only
     by_id: dict[str, Code] = field(default_factory=dict)  # every code
 
@@ -137,15 +142,15 @@ class Codebook:
                 out["codes"] = [code_dict(c) for c in code.children]
             return out
 
-        return {
-            "name": self.name,
-            "description": self.description,
-            "dimensions": [
-                {"id": d.id, "name": d.name, "kind": d.kind, "description": d.description,
-                 "requires": d.requires, "codes": [code_dict(c) for c in d.codes]}
-                for d in self.dimensions
-            ],
-        }
+        def dimension_dict(d: Dimension) -> dict[str, Any]:
+            out = {"id": d.id, "name": d.name, "kind": d.kind, "description": d.description,
+                   "requires": d.requires, "codes": [code_dict(c) for c in d.codes]}
+            if d.on_condition_lost != "remove":  # only when set: every earlier codebook keeps its hash
+                out["on_condition_lost"] = d.on_condition_lost
+            return out
+
+        return {"name": self.name, "description": self.description,
+                "dimensions": [dimension_dict(d) for d in self.dimensions]}
 
 
 # --- reading and validating ------------------------------------------------------------------
@@ -380,8 +385,18 @@ def _parse_dimension(raw: Any, problems: _Problems, earlier: list[Dimension],
                         problems.add(_line(raw_requires, other),
                                      f"{what}: 'requires' names code '{code}', which '{other}' does not have")
                 requires[str(other)] = [str(c) for c in codes]
+    on_condition_lost = _text_field(raw, "on_condition_lost", problems, what) or "remove"
+    if on_condition_lost not in CONDITION_LOST:
+        problems.add(_line(raw, "on_condition_lost"),
+                     f"{what}: on_condition_lost must be 'remove' or 'keep', not '{on_condition_lost}'")
+        on_condition_lost = "remove"
+    elif on_condition_lost == "keep" and not requires:
+        problems.add(_line(raw, "on_condition_lost"),
+                     f"{what}: on_condition_lost: keep needs a condition ('requires') to lose; remove the line "
+                     "or add 'requires'")
     dimension = Dimension(id=dim_id, name=name, kind=kind,
-                          description=_text_field(raw, "description", problems, what), requires=requires)
+                          description=_text_field(raw, "description", problems, what), requires=requires,
+                          on_condition_lost=on_condition_lost)
     raw_codes = raw.get("codes")
     if not isinstance(raw_codes, list) or not raw_codes:
         problems.add(_line(raw, "codes"), f"{what} needs a non-empty list 'codes'")

@@ -384,6 +384,8 @@ class SessionChanges:
         while changed:  # a dropped dimension can be the condition of another
             changed = False
             for other in self.asked_codebook.dimensions:  # the stage's conditions only
+                if other.on_condition_lost == "keep":  # the codebook says its codes stay
+                    continue
                 if other.id != dimension_id and after.get(other.id) and not other.applies(after):
                     for code in sorted(after[other.id]):
                         changes.append(("code.remove", other.id, code))

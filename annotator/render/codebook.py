@@ -17,6 +17,8 @@ def render_tree(codebook: Codebook):
         if dimension.requires:
             label.append("  asked when " + "; ".join(f"{d} is {' or '.join(c)}" for d, c in dimension.requires.items()),
                          style="dim")
+            if dimension.on_condition_lost == "keep":
+                label.append(" (codes kept when not)", style="dim")
         branch = root.add(label)
 
         def add(parent_branch, codes, prefix=""):

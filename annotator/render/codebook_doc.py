@@ -38,7 +38,8 @@ def codebook_markdown(codebook: Codebook, history: list[dict], counts: dict[tupl
         kind = "several codes per item (multi-label)" if dimension.multi else "one code per item (single-choice)"
         lines.append(f"*{kind[0].upper() + kind[1:]}.*" + (
             " Asked only for items coded " + "; ".join(f"{d}: {', '.join(c)}" for d, c in dimension.requires.items()) + "."
-            if dimension.requires else ""))
+            if dimension.requires else "") + (
+            " Its codes are kept when that no longer holds." if dimension.on_condition_lost == "keep" else ""))
         lines.append("")
         if dimension.description:
             lines += [md_escape(dimension.description), ""]
