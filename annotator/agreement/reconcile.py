@@ -26,6 +26,7 @@ from pathlib import Path
 from annotator.agreement.merge import MergedStore, Unit, now
 from annotator.agreement.queue import ALWAYS_DECIDE, Need, open_queue
 from annotator.codebook.model import Codebook
+from annotator.csvfile import csv_records
 from annotator.errors import UserError
 from annotator.files import write_atomic
 from annotator.textsafe import clean
@@ -84,14 +85,6 @@ def _code_index(codebook: Codebook) -> dict[str, dict[str, str]]:
 def read_decisions(merged: MergedStore, csv_path: Path) -> tuple[list[tuple], list[str]]:
     """(rows, problems): rows are (line, item, dimension, codes, rationale) with a decision."""
     source = str(csv_path)
-    try:
-        text = Path(csv_path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise UserError(f"{csv_path}: no such file.")
-    except UnicodeDecodeError:
-        raise UserError(f"{csv_path}: not UTF-8 text; save the spreadsheet as CSV UTF-8.")
-    except OSError as error:
-        raise UserError(f"{csv_path}: cannot read it ({error.strerror}).")
     codebook = merged.codebook
     index = _code_index(codebook)
     dimensions = {d.id: d for d in codebook.dimensions}
@@ -99,72 +92,51 @@ def read_decisions(merged: MergedStore, csv_path: Path) -> tuple[list[tuple], li
     problems: list[str] = []
     rows: list[tuple] = []
     seen: dict[tuple[str, str], int] = {}
-    reader = csv.reader(io.StringIO(text))
-    try:
-        header = next(reader, None)
-        if header is None:
-            raise UserError(f"{source}:1: the file is empty; expected the columns item, dimension, decision.")
-        columns = [name.strip().lower() for name in header]
-        missing = [name for name in ("item", "dimension", "decision") if name not in columns]
-        if missing:
-            raise UserError(f"{source}:1: missing column(s) {', '.join(missing)}; write the file with "
-                            "`annotator reconcile --export FILE.csv` and fill its decision column.")
-        position = {name: columns.index(name) for name in ("item", "dimension", "decision", "rationale")
-                    if name in columns}
-        previous_end = reader.line_num
-        for record in reader:
-            line = previous_end + 1
-            previous_end = reader.line_num
-            if not any(cell.strip() for cell in record):
-                continue
-
-            def cell(name: str) -> str:
-                i = position.get(name)
-                return clean(record[i]).strip() if i is not None and i < len(record) else ""
-
-            item_id, dim_id, decision, rationale = cell("item"), cell("dimension"), cell("decision"), cell("rationale")
-            if not decision:
-                if rationale:
-                    problems.append(f"{source}:{line}: a rationale without a decision; write the codes in "
-                                    f"the decision column ('{NONE}' for no code)")
-                continue
-            if item_id not in items:
-                problems.append(f"{source}:{line}: unknown item '{item_id}' (not in {merged.path.name})")
-                continue
-            if dim_id not in dimensions:
-                problems.append(f"{source}:{line}: unknown dimension '{dim_id}' (the codebook has: "
-                                f"{', '.join(dimensions)})")
-                continue
-            key = (item_id, dim_id)
-            if key in seen:
-                problems.append(f"{source}:{line}: {item_id} '{dim_id}' is already decided on line {seen[key]}")
-                continue
-            seen[key] = line
-            codes: set[str] = set()
-            bad = False
-            parts = [p.strip() for p in decision.split(SEPARATOR) if p.strip()]
-            if parts != [NONE]:
-                for raw in parts:
-                    code = index[dim_id].get(raw) or index[dim_id].get(raw.lower())
-                    if code is None:
-                        close = difflib.get_close_matches(raw, list(index[dim_id]), n=1, cutoff=0.6)
-                        hint = f" (did you mean '{index[dim_id][close[0]]}'?)" if close else ""
-                        problems.append(f"{source}:{line}: dimension '{dim_id}' has no code '{raw}'{hint}")
-                        bad = True
-                        continue
-                    if dimensions[dim_id].by_id[code].retired:
-                        problems.append(f"{source}:{line}: '{code}' is retired; choose a code still in use")
-                        bad = True
-                    codes.add(code)
-            dimension = dimensions[dim_id]
-            if not dimension.multi and len(codes) != 1 and not bad:
-                problems.append(f"{source}:{line}: '{dim_id}' takes exactly one code, got {len(codes)}"
-                                + (f" ({', '.join(sorted(codes))})" if codes else ""))
-                bad = True
-            if not bad:
-                rows.append((line, item_id, dim_id, sorted(codes), rationale or None))
-    except csv.Error as error:
-        raise UserError(f"{source}:{reader.line_num}: not a readable CSV file ({error}).")
+    records = csv_records(Path(csv_path), ("item", "dimension", "decision"), ("rationale",),
+                          missing_hint="write the file with `annotator reconcile --export FILE.csv` and fill "
+                                       "its decision column.")
+    for line, cells in records:
+        item_id, dim_id, decision, rationale = cells["item"], cells["dimension"], cells["decision"], cells["rationale"]
+        if not decision:
+            if rationale:
+                problems.append(f"{source}:{line}: a rationale without a decision; write the codes in "
+                                f"the decision column ('{NONE}' for no code)")
+            continue
+        if item_id not in items:
+            problems.append(f"{source}:{line}: unknown item '{item_id}' (not in {merged.path.name})")
+            continue
+        if dim_id not in dimensions:
+            problems.append(f"{source}:{line}: unknown dimension '{dim_id}' (the codebook has: "
+                            f"{', '.join(dimensions)})")
+            continue
+        key = (item_id, dim_id)
+        if key in seen:
+            problems.append(f"{source}:{line}: {item_id} '{dim_id}' is already decided on line {seen[key]}")
+            continue
+        seen[key] = line
+        codes: set[str] = set()
+        bad = False
+        parts = [p.strip() for p in decision.split(SEPARATOR) if p.strip()]
+        if parts != [NONE]:
+            for raw in parts:
+                code = index[dim_id].get(raw) or index[dim_id].get(raw.lower())
+                if code is None:
+                    close = difflib.get_close_matches(raw, list(index[dim_id]), n=1, cutoff=0.6)
+                    hint = f" (did you mean '{index[dim_id][close[0]]}'?)" if close else ""
+                    problems.append(f"{source}:{line}: dimension '{dim_id}' has no code '{raw}'{hint}")
+                    bad = True
+                    continue
+                if dimensions[dim_id].by_id[code].retired:
+                    problems.append(f"{source}:{line}: '{code}' is retired; choose a code still in use")
+                    bad = True
+                codes.add(code)
+        dimension = dimensions[dim_id]
+        if not dimension.multi and len(codes) != 1 and not bad:
+            problems.append(f"{source}:{line}: '{dim_id}' takes exactly one code, got {len(codes)}"
+                            + (f" ({', '.join(sorted(codes))})" if codes else ""))
+            bad = True
+        if not bad:
+            rows.append((line, item_id, dim_id, sorted(codes), rationale or None))
     return rows, problems
 
 

@@ -19,7 +19,6 @@ end, so a failed import never leaves half a session behind.
 
 from __future__ import annotations
 
-import csv
 import difflib
 import os
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from pathlib import Path
 from annotator.errors import UserError
 from annotator.study import Study, check_coder_name
 from annotator.codebook.model import Codebook, load_codebook
-from annotator.textsafe import clean
+from annotator.csvfile import csv_records
 
 REQUIRED = ("item", "dimension", "codes")
 OPTIONAL = ("memo", "round")
@@ -98,78 +97,49 @@ def read_labels(csv_path: Path, codebook: Codebook):
     item -> {"labels": {dimension: set}, "memo": str, "round": str|None, "lines": {dimension: [line]}}."""
     problems: list[str] = []
     source = str(csv_path)
-    try:
-        handle = open(csv_path, encoding="utf-8-sig", newline="")
-    except FileNotFoundError:
-        raise UserError(f"{csv_path}: no such file.")
-    except OSError as error:
-        raise UserError(f"{csv_path}: cannot read it ({error.strerror}).")
     rows: dict[str, dict] = {}
     index = _code_index(codebook)
     dimensions = {d.id: d for d in codebook.dimensions}
-    with handle:
-        try:
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            if header is None:
-                raise UserError(f"{source}:1: the file is empty; expected the columns {', '.join(REQUIRED)}.")
-            columns = [name.strip().lower() for name in header]
-            missing = [name for name in REQUIRED if name not in columns]
-            if missing:
-                raise UserError(f"{source}:1: missing column(s) {', '.join(missing)}; the header must name "
-                                f"{', '.join(REQUIRED)} (and optionally {', '.join(OPTIONAL)}).")
-            position = {name: columns.index(name) for name in (*REQUIRED, *OPTIONAL) if name in columns}
-            previous_end = reader.line_num
-            for record in reader:
-                line = previous_end + 1
-                previous_end = reader.line_num
-                if not any(cell.strip() for cell in record):
-                    continue
-
-                def cell(name: str) -> str:
-                    i = position.get(name)
-                    return clean(record[i]).strip() if i is not None and i < len(record) else ""
-
-                item_id, dim_id, codes_text, memo, item_round = (cell("item"), cell("dimension"), cell("codes"),
-                                                                  cell("memo"), cell("round"))
-                if not item_id:
-                    problems.append(f"{source}:{line}: no item id")
-                    continue
-                entry = rows.setdefault(item_id, {"labels": {}, "memo": [], "round": None, "lines": {},
-                                                  "first_line": line})
-                if memo and memo not in entry["memo"]:
-                    entry["memo"].append(memo)
-                if item_round:
-                    if entry["round"] and entry["round"] != item_round:
-                        problems.append(f"{source}:{line}: item {item_id} is in round '{entry['round']}' on an "
-                                        f"earlier line, '{item_round}' here")
-                    entry["round"] = item_round
-                    entry.setdefault("round_line", line)
-                if not dim_id:
-                    if codes_text:
-                        problems.append(f"{source}:{line}: codes without a dimension (one of: {', '.join(dimensions)})")
-                    continue
-                if dim_id not in dimensions:
-                    problems.append(f"{source}:{line}: unknown dimension '{dim_id}' (the codebook has: "
-                                    f"{', '.join(dimensions)})")
-                    continue
-                codes = entry["labels"].setdefault(dim_id, set())
-                entry["lines"].setdefault(dim_id, []).append(line)
-                for raw in codes_text.split(SEPARATOR):
-                    raw = raw.strip()
-                    if not raw:
-                        continue
-                    code = index[dim_id].get(raw) or index[dim_id].get(raw.lower())
-                    if code is None:
-                        close = difflib.get_close_matches(raw, list(index[dim_id]), n=1, cutoff=0.6)
-                        hint = f" (did you mean '{index[dim_id][close[0]]}'?)" if close else ""
-                        problems.append(f"{source}:{line}: dimension '{dim_id}' has no code '{raw}'{hint}")
-                        continue
-                    codes.add(code)
-        except csv.Error as error:
-            raise UserError(f"{source}:{reader.line_num}: not a readable CSV file ({error}).")
-        except UnicodeDecodeError:
-            raise UserError(f"{source}: not UTF-8 text; save the spreadsheet as CSV UTF-8.")
+    records = csv_records(Path(csv_path), REQUIRED, OPTIONAL,
+                          missing_hint=f"the header must name {', '.join(REQUIRED)} (and optionally "
+                                       f"{', '.join(OPTIONAL)}).")
+    for line, cells in records:
+        item_id, dim_id, codes_text, memo, item_round = (cells["item"], cells["dimension"], cells["codes"],
+                                                          cells["memo"], cells["round"])
+        if not item_id:
+            problems.append(f"{source}:{line}: no item id")
+            continue
+        entry = rows.setdefault(item_id, {"labels": {}, "memo": [], "round": None, "lines": {},
+                                          "first_line": line})
+        if memo and memo not in entry["memo"]:
+            entry["memo"].append(memo)
+        if item_round:
+            if entry["round"] and entry["round"] != item_round:
+                problems.append(f"{source}:{line}: item {item_id} is in round '{entry['round']}' on an "
+                                f"earlier line, '{item_round}' here")
+            entry["round"] = item_round
+            entry.setdefault("round_line", line)
+        if not dim_id:
+            if codes_text:
+                problems.append(f"{source}:{line}: codes without a dimension (one of: {', '.join(dimensions)})")
+            continue
+        if dim_id not in dimensions:
+            problems.append(f"{source}:{line}: unknown dimension '{dim_id}' (the codebook has: "
+                            f"{', '.join(dimensions)})")
+            continue
+        codes = entry["labels"].setdefault(dim_id, set())
+        entry["lines"].setdefault(dim_id, []).append(line)
+        for raw in codes_text.split(SEPARATOR):
+            raw = raw.strip()
+            if not raw:
+                continue
+            code = index[dim_id].get(raw) or index[dim_id].get(raw.lower())
+            if code is None:
+                close = difflib.get_close_matches(raw, list(index[dim_id]), n=1, cutoff=0.6)
+                hint = f" (did you mean '{index[dim_id][close[0]]}'?)" if close else ""
+                problems.append(f"{source}:{line}: dimension '{dim_id}' has no code '{raw}'{hint}")
+                continue
+            codes.add(code)
 
     # Whole-item checks: one code in a single-choice dimension; dimensions asked only when
     # their condition holds.
