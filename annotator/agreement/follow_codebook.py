@@ -1,5 +1,5 @@
-"""Carrying codebook changes into merged.db: the final decisions follow the codebook as the
-coders' labels do.
+"""Carrying codebook changes into the merged files: the final decisions follow the codebook as the
+coders' labels do, in merged.db and in every stage's merged/<stage>.db (Study.merged_paths()).
 
 ``migrate_decisions`` maps every decision's codes (and the coders' codes merged.db holds, and
 each decision's basis) through the same changelog the sessions are mapped through
@@ -36,15 +36,15 @@ def apply_with_decisions(study_root: Path, changes: list, *, by: str = "", dry_r
 
 
 def follow_applied(study, applied, *, by: str = "") -> None:
-    """Carry what ``applied`` (an Applied of apply_changes or pull) did into merged.db's decisions
-    (not on a dry run: what the decisions would become is shown once the change is made)."""
-    from annotator.codebook.history import load_history
-    from annotator.codebook.model import load_codebook
-
+    """Carry what ``applied`` (an Applied of apply_changes or pull) did into the decisions of
+    every merged file (not on a dry run: what the decisions would become is shown once the
+    change is made)."""
     if applied is None or applied.dry_run:
         return
-    applied.decisions = migrate_decisions(study.merged_path, load_history(study.taxonomy_path),
-                                          load_codebook(study.taxonomy_path), by=by)
+    applied.decisions = migrate_study_decisions(study, by=by)
+
+
+NO_MERGE = "no merged study yet"
 
 
 @dataclass
@@ -53,16 +53,42 @@ class DecisionOutcome:
     remapped: int = 0  # decisions whose codes changed
     stale: list[tuple[str, str, str]] = field(default_factory=list)  # item, dimension, reason
     skipped: str = ""
+    name: str = ""  # how the file is named to the researcher (merged.db, merged/thematic.db)
+    stage: str | None = None  # the stage merged there (None: a study without stages)
+    untouched: str = ""  # why nothing changed: the stage does not ask the changed dimensions
 
     def lines(self) -> list[str]:
+        name = self.name or self.path.name
         if self.skipped:
-            return [f"{self.path.name}: {self.skipped}"]
-        out = [f"{self.path.name}: {self.remapped} decisions carried to the new codes"
-               + (f", {len(self.stale)} stale (decide them again with `annotator reconcile`)" if self.stale else "")]
+            return [f"{name}: {self.skipped}"]
+        if self.untouched:
+            return [f"{name}: nothing changed ({self.untouched})"]
+        reconcile = f"annotator reconcile{f' --stage {self.stage}' if self.stage else ''}"
+        out = [f"{name}: {self.remapped} decisions carried to the new codes"
+               + (f", {len(self.stale)} stale (decide them again with `{reconcile}`)" if self.stale else "")]
         out += [f"  {item_id} {dim}: {reason}" for item_id, dim, reason in self.stale[:12]]
         if len(self.stale) > 12:
             out.append(f"  ... and {len(self.stale) - 12} more")
         return out
+
+
+class DecisionOutcomes(list):
+    """One DecisionOutcome per merged file of the study, in Study.merged_paths() order. Its
+    remapped and stale add up the files' (a study without stages has one: merged.db)."""
+
+    @property
+    def remapped(self) -> int:
+        return sum(outcome.remapped for outcome in self)
+
+    @property
+    def stale(self) -> list[tuple[str, str, str]]:
+        return [entry for outcome in self for entry in outcome.stale]
+
+    def by_name(self, name: str) -> DecisionOutcome:
+        return next(outcome for outcome in self if (outcome.name or outcome.path.name) == name)
+
+    def lines(self) -> list[str]:
+        return [line for outcome in self for line in outcome.lines()]
 
 
 def _map(history, labels, from_hash, latest, from_time):
@@ -77,7 +103,7 @@ def migrate_decisions(merged_path: Path, history: list[dict], latest: Codebook, 
     merged_path = Path(merged_path)
     outcome = DecisionOutcome(merged_path)
     if not merged_path.is_file():
-        outcome.skipped = "no merged study yet"
+        outcome.skipped = NO_MERGE
         return outcome
     merged = MergedStore(merged_path, readonly=dry_run)
     try:
@@ -86,7 +112,11 @@ def migrate_decisions(merged_path: Path, history: list[dict], latest: Codebook, 
         except UserError:
             outcome.skipped = "nothing merged yet"
             return outcome
-        from_hash = merged.meta(STUDY_HASH) or current.hash
+        outcome.stage = merged.stage
+        # The hash of the whole codebook the merge stored: a stage's merge reads only the
+        # dimensions it asks (current), whose hash the changelog never saw.
+        stored = merged.db.execute("select hash from codebook order by version desc limit 1").fetchone()
+        from_hash = merged.meta(STUDY_HASH) or (stored[0] if stored and stored[0] else current.hash)
         if from_hash == latest.hash:
             outcome.skipped = "decisions already on the newest codebook"
             return outcome
@@ -123,6 +153,7 @@ def migrate_decisions(merged_path: Path, history: list[dict], latest: Codebook, 
                 updates.append((key, decision, new, new_basis))
         outcome.remapped = sum(1 for _, d, new, _ in updates if new != set(d["codes"]))
         outcome.stale = [(k[0], k[1], reason) for k, _, reason in stale]
+        outcome.untouched = _not_asked(merged, history[mapped.start:], outcome)
         if dry_run:
             return outcome
 
@@ -185,11 +216,40 @@ def _single_code_map(history, from_hash, latest, from_time, coding_rows, decisio
     return out
 
 
+def _not_asked(merged, steps: list[dict], outcome: DecisionOutcome) -> str:
+    """Why a stage's merged file is untouched by ``steps``: its stage asks none of the
+    dimensions they change ("" when it does, or when a step does not say its dimension)."""
+    asks = merged.meta("asks")
+    if not asks or outcome.remapped or outcome.stale or not steps:
+        return ""
+    changed = [step.get("dimension") for step in steps]
+    asked = json.loads(asks)
+    if any(not dimension or dimension in asked for dimension in changed):
+        return ""
+    stage = f"stage '{merged.stage}'" if merged.stage else "its stage"
+    return (f"{stage} asks {', '.join(asked)}; the change is to "
+            f"{', '.join(sorted(set(changed)))}")
+
+
 def migrate_study_decisions(study, latest: Codebook | None = None, *, by: str = "",
-                            dry_run: bool = False) -> DecisionOutcome:
-    """migrate_decisions for a Study's merged.db, with its changelog and taxonomy.yaml."""
+                            dry_run: bool = False) -> DecisionOutcomes:
+    """migrate_decisions for every merged file of a Study (merged.db, merged/<stage>.db), with its
+    changelog and taxonomy.yaml. No merged file yet: one outcome for merged.db saying so."""
     from annotator.codebook.history import load_history
     from annotator.codebook.model import load_codebook
 
     latest = latest or load_codebook(study.taxonomy_path)
-    return migrate_decisions(study.merged_path, load_history(study.taxonomy_path), latest, by=by, dry_run=dry_run)
+    history = load_history(study.taxonomy_path)
+    outcomes = DecisionOutcomes()
+    for path in study.merged_paths() or [study.merged_path]:
+        outcome = migrate_decisions(path, history, latest, by=by, dry_run=dry_run)
+        outcome.name = _relative(path, study.root)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return Path(path).relative_to(root).as_posix()
+    except ValueError:
+        return str(path)

@@ -31,9 +31,10 @@ def applied_lines(applied) -> list[str]:
             lines.append(f"    ... and {len(outcome.unmapped) - 10} more")
     if not applied.outcomes:
         lines.append("  (no sessions in the study yet)")
-    decisions = getattr(applied, "decisions", None)
-    if decisions is not None and decisions.skipped != "no merged study yet":
-        lines += [f"  {line}" for line in decisions.lines()]
+    # Each merged file on its own line (merged.db, merged/<stage>.db: agreement/follow_codebook.py).
+    for outcome in getattr(applied, "decisions", None) or ():
+        if outcome.skipped != "no merged study yet":
+            lines += [f"  {line}" for line in outcome.lines()]
     if applied.dry_run:
         lines.append("Dry run: nothing was written.")
     elif applied.taxonomy_path is not None:

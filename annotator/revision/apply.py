@@ -21,7 +21,7 @@ from annotator.codebook.history import changelog_path, describe, history_text, l
 from annotator.codebook.model import Codebook, parse_codebook
 from annotator.errors import UserError
 from annotator.files import write_atomic
-from annotator.revision.sessions import SessionOutcome, migrate_session, open_sessions
+from annotator.revision.sessions import SessionOutcome, migrate_session, open_sessions, session_name
 
 
 @dataclass
@@ -103,14 +103,14 @@ def apply_changes(study_root: Path, changes: list[Change], *, by: str = "", dry_
                 outcome = migrate_session(store, entries, codebook, f"study codebook version {entry['version']}: "
                                           f"{describe(entry)}" + (f" (why: {entry['why']})" if entry.get("why") else ""),
                                           change=entry)
-                entry_sessions[store.path.name] = outcome.as_entry()
-                total = outcomes.setdefault(store.path.name, SessionOutcome(store.path.name))
+                entry_sessions[outcome.session] = outcome.as_entry()
+                total = outcomes.setdefault(outcome.session, SessionOutcome(outcome.session))
                 total.remapped += outcome.remapped
                 total.flagged = sorted(set(total.flagged) | set(outcome.flagged))
                 total.unmapped += outcome.unmapped
                 total.version = outcome.version or total.version
             for path in locked:
-                entry_sessions[path.name] = {"skipped": "open for coding; run `annotator taxonomy sync`"}
+                entry_sessions[session_name(path)] = {"skipped": "open for coding; run `annotator taxonomy sync`"}
             if entry_sessions:
                 entry["sessions"] = entry_sessions
                 old_log = history_text(entries)
@@ -119,7 +119,7 @@ def apply_changes(study_root: Path, changes: list[Change], *, by: str = "", dry_
         for store in stores:
             store.close()
     result = list(outcomes.values())
-    result += [SessionOutcome(path.name, skipped="open for coding: not changed; run `annotator taxonomy sync` later")
+    result += [SessionOutcome(session_name(path), skipped="open for coding: not changed; run `annotator taxonomy sync` later")
                for path in locked]
     return Applied(planned, result, taxonomy_path=taxonomy_path)
 

@@ -118,11 +118,18 @@ def mapped_parent(history: list[dict], dimension_id: str, parent: str | None, co
     return current
 
 
+def session_name(path) -> str:
+    """How a session is named in what the taxonomy commands print: its file name, with its stage
+    folder when it has one (screening/ana.db and thematic/ana.db are two sessions)."""
+    path = Path(path)
+    return f"{path.parent.name}/{path.name}" if path.parent.parent.name == "sessions" else path.name
+
+
 def migrate_session(store, history: list[dict], latest: Codebook, note: str, *, change: dict | None = None,
                     dry_run: bool = False) -> SessionOutcome:
     """Bring one session to the newest codebook: a new codebook version, labels remapped, items
     the changes cannot place flagged 'recode' (their old code removed, kept in the log)."""
-    outcome = SessionOutcome(session=store.path.name)
+    outcome = SessionOutcome(session=session_name(store.path))
     base_hash, base_time = session_base(store)
     snapshot = graft_proposals(store, latest, history)
     if base_hash == latest.hash and store.codebook_versions()[-1]["hash"] == snapshot.hash:
@@ -219,4 +226,4 @@ def sync_sessions(study_root: Path, session_paths: list[Path] | None = None, *, 
     finally:
         for store in stores:
             store.close()
-    return outcomes + [SessionOutcome(p.name, skipped="open for coding: not changed") for p in locked]
+    return outcomes + [SessionOutcome(session_name(p), skipped="open for coding: not changed") for p in locked]
