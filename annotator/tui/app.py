@@ -15,10 +15,11 @@ class CodingApp(App):
     ENABLE_COMMAND_PALETTE = False  # ctrl+p would steal keys from coding; F1 is the help
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", show=False, priority=True)]
 
-    def __init__(self, store: SessionStore, ordering=None) -> None:
+    def __init__(self, store: SessionStore, ordering=None, earlier=None) -> None:
         super().__init__()
         self.store = store
         self.ordering = ordering  # a ModelOrder: screen in model order (annotator/tui/screening.py)
+        self.earlier = earlier  # the earlier stage's final codes (agreement/earlier_stage.py), or None
 
     def on_mount(self) -> None:
         if self.ordering is not None:
@@ -26,8 +27,8 @@ class CodingApp(App):
 
             self.push_screen(ScreeningScreen(self.store, self.ordering))
         else:
-            self.push_screen(CodingScreen(self.store))
+            self.push_screen(CodingScreen(self.store, earlier=self.earlier))
 
 
-def build_coding_app(store: SessionStore, ordering=None) -> CodingApp:
-    return CodingApp(store, ordering)
+def build_coding_app(store: SessionStore, ordering=None, earlier=None) -> CodingApp:
+    return CodingApp(store, ordering, earlier)

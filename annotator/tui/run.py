@@ -16,6 +16,12 @@ def resume_command(store: SessionStore) -> str:
         study = path.parent.parent
         where = "" if study == Path.cwd() else f" --study {shlex.quote(str(study))}"
         return f"annotator code{where} --coder {shlex.quote(store.coder)}"
+    stage = store.stage  # sessions/<stage>/<coder>.db
+    if (stage and path.parent.name == stage and path.parent.parent.name == "sessions" and path.stem == store.coder
+            and (path.parent.parent.parent / "taxonomy.yaml").exists()):
+        study = path.parent.parent.parent
+        where = "" if study == Path.cwd() else f" --study {shlex.quote(str(study))}"
+        return f"annotator code{where} --stage {shlex.quote(stage)} --coder {shlex.quote(store.coder)}"
     return f"annotator code --session {shlex.quote(str(path))}"
 
 
@@ -31,13 +37,20 @@ def farewell(store: SessionStore) -> str:
             f"To resume: {resume_command(store)}")
 
 
+def earlier_context(store: SessionStore):
+    """The earlier stage's final codes for a later stage's session (None: nothing to show)."""
+    from annotator.agreement.earlier_stage import earlier_stage_codes
+
+    return earlier_stage_codes(store)
+
+
 def run_coding_tui(store: SessionStore, ordering=None) -> None:
     import click
 
     from annotator.tui.app import build_coding_app
 
     try:
-        build_coding_app(store, ordering).run()
+        build_coding_app(store, ordering, earlier=earlier_context(store)).run()
         # After the app has left the alternate screen: this line stays in the coder's terminal.
         click.echo(farewell(store))
     finally:

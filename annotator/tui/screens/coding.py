@@ -12,6 +12,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.widgets import Static
 
 from annotator.errors import UserError
 from annotator.coding.session import SessionStore, StoreFull
@@ -36,9 +37,10 @@ class CodingScreen(Screen):
 
     BINDINGS = bindings()
 
-    def __init__(self, store: SessionStore) -> None:
+    def __init__(self, store: SessionStore, earlier=None) -> None:
         super().__init__()
         self.store = store
+        self.earlier = earlier  # an earlier stage's final codes (EarlierCodes), shown under the header
         self.item_id: str | None = None
         self.item: dict = {}
         self.chord = Chord()
@@ -51,6 +53,7 @@ class CodingScreen(Screen):
     def compose(self) -> ComposeResult:
         yield ProgressLine(id="progress")
         yield ItemHeader(id="item-header")
+        yield Static(id="earlier-stage", markup=False)
         with Horizontal(id="main"):
             yield ItemBody(id="body")
             with Vertical(id="side"):
@@ -75,6 +78,7 @@ class CodingScreen(Screen):
         return self.store.resume_item()
 
     def on_mount(self) -> None:
+        self.set_class(self.earlier is not None, "-earlier-stage")  # one line more, only then
         start = self.first_item()
         progress = self.store.progress()
         if start is None:
@@ -97,6 +101,8 @@ class CodingScreen(Screen):
         self.chord.clear()
         self.active_code = None
         self.query_one(ItemBody).show_item(self.item)
+        if self.earlier is not None:
+            self.query_one("#earlier-stage", Static).update(Text(self.earlier.line_for(item_id), style="dim"))
         self.refresh_item()
         self._show_memo(item_id)
         self._save(lambda: self.store.record_view(item_id, 0.0))
