@@ -7,7 +7,7 @@ can hold the one-writer lock, and runs writes as transactions whose SQLite error
 messages by ``sqlite_errorcode``: a full disk, an I/O error, a read-only file or folder, a
 busy file and a file that is not a database each say their own thing.
 
-It also imports sqlite-utils without pandas and numpy: sqlite-utils imports them when they are
+It also imports sqlite-utils without pandas and numpy (and dateutil's parser only when used): sqlite-utils imports them when they are
 installed (scikit-learn needs them), only to map their types to SQL column types, which
 annotator never stores. That costs about a second at every start of the coding screen
 (measured: benchmarks/bench_coding.py), so they are hidden from it while it imports. Commands
@@ -20,12 +20,33 @@ import contextlib
 import os
 import sqlite3
 import sys
+import types
 import urllib.parse
 from pathlib import Path
 
 from annotator.errors import UserError
 
+
+class _OnFirstUse(types.ModuleType):
+    """Stands for a module until one of its names is used, then imports it and hands them over."""
+
+    def __getattr__(self, attribute: str):
+        import importlib
+
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        return getattr(importlib.import_module(self.__name__), attribute)
+
+
 if "sqlite_utils" not in sys.modules:
+    # sqlite-utils imports dateutil's parser (and its time zones) for recipes annotator never
+    # calls: 30-60 ms of every start. It gets a stand-in that imports the real one if used;
+    # every other importer gets the real module (the stand-in leaves sys.modules below).
+    _stand_ins = [name for name in ("dateutil.parser",) if name not in sys.modules]
+    for _name in _stand_ins:
+        sys.modules[_name] = _OnFirstUse(_name)
     _hidden = [name for name in ("pandas", "numpy") if name not in sys.modules]
     for _name in _hidden:
         sys.modules[_name] = None  # type: ignore[assignment]  # makes `import` raise ImportError
@@ -34,6 +55,9 @@ if "sqlite_utils" not in sys.modules:
     finally:
         for _name in _hidden:
             if sys.modules.get(_name, 0) is None:
+                del sys.modules[_name]
+        for _name in _stand_ins:
+            if isinstance(sys.modules.get(_name), _OnFirstUse):
                 del sys.modules[_name]
 
 import sqlite_utils  # noqa: E402,F811
@@ -178,7 +202,9 @@ def connect(path: Path, *, readonly: bool) -> Database:
         conn = sqlite3.connect(_uri(path, **params), uri=True)
     else:
         conn = sqlite3.connect(str(path))
-    db = Database(conn)
+    # No sqlite-utils plugins: loading them scans every installed package's entry points (0.12 s
+    # at each start of the coding screen), and none may change how a study's files are opened.
+    db = Database(conn, execute_plugins=False)
     try:
         db.execute("PRAGMA busy_timeout = 5000")
         db.execute("select count(*) from sqlite_master").fetchone()
@@ -281,19 +307,21 @@ class Store:
         self.readonly = readonly
         self._writer_lock: WriterLock | None = None
         self.db: Database | None = None
+        self._tables: set[str] | None = None  # the file's tables, read once per open (and after migrating)
         check_file(self.path, kind=self.kind, readonly=readonly, create=create)
         try:
             try:
                 self.db = connect(self.path, readonly=readonly)
                 tables = {t for t in self.db.table_names() if not t.startswith("sqlite_")}
+                self._tables = tables
                 self.recognise(tables, created=create)
-                self._refuse_newer()
+                applied = self._refuse_newer()
                 if lock and not readonly:  # after the checks: a refused file gets no lock file
                     self._writer_lock = WriterLock(self.path)
                     self._writer_lock.acquire(self.locked_error)
                 if not readonly:
                     make_durable(self.db)
-                    self._migrate()
+                    self._migrate(applied)
                     self.after_migrate()
                 else:
                     self.check_readonly(tables)
@@ -341,26 +369,35 @@ class Store:
     # --- opening ---
 
     def read_meta(self, key: str) -> str | None:
-        if "meta" not in self.db.table_names():
+        if self._tables is None:
+            self._tables = set(self.db.table_names())
+        if "meta" not in self._tables:
             return None
         row = self.db.execute("select value from meta where key = ?", [key]).fetchone()
         return row[0] if row else None
 
-    def _refuse_newer(self) -> None:
-        """Refuse a file written by a newer annotator (migrations this version does not know)."""
+    def _refuse_newer(self) -> set[str]:
+        """Refuse a file written by a newer annotator (migrations this version does not know);
+        the names of the steps applied to it (read once per open)."""
         known = self.migrations()
         names = {m.name for m in known._migrations}
-        unknown = [m.name for m in known.applied(self.db) if m.name not in names]
+        applied = [m.name for m in known.applied(self.db)]
+        unknown = [name for name in applied if name not in names]
         if unknown:
             raise StoreError(
                 f"{self.path}: this {self.kind} was written by a newer annotator (schema step "
                 f"'{unknown[0]}'); upgrade annotator (pip install -U annotator) to open it.")
+        return set(applied)
 
-    def _migrate(self) -> None:
-        """Every pending step in one transaction: a failing step leaves the file as it was."""
+    def _migrate(self, applied: set[str] | None = None) -> None:
+        """Every pending step in one transaction: a failing step leaves the file as it was.
+        ``applied``: the steps _refuse_newer found (an up-to-date file costs no more reads)."""
         known = self.migrations()
+        if applied is not None and all(m.name in applied for m in known._migrations):
+            return
         if not known.pending(self.db):
             return
+        self._tables = None  # the steps add tables
         try:
             with self.db.atomic():
                 known.apply(self.db)
