@@ -46,6 +46,7 @@ class CodingScreen(Screen):
         self.chord = Chord()
         self._shown_at = time.monotonic()
         self._ids = store.item_ids()
+        self._index = {item_id: index for index, item_id in enumerate(self._ids)}  # not ids.index per key
         self.sitting_start = store.last_event_id()  # undo reaches before it only when confirmed
         self.active_code: str | None = None  # the code last chosen: the panel keeps its theme in view
         self.matches: list[str] = []  # the last search's items, for next / previous match
@@ -113,7 +114,7 @@ class CodingScreen(Screen):
         """Repaint what depends on the item's labels and flags (after every committed change)."""
         if self.item_id is None:
             return
-        position = self._ids.index(self.item_id) + 1
+        position = self._index[self.item_id] + 1
         self.query_one(ItemHeader).show_item(self.item, position, len(self._ids),
                                              self.store.flags_for(self.item_id))
         self.query_one(CodebookPanel).show_codes(self.store.asked_codebook, self.store.labels_for(self.item_id),
@@ -229,7 +230,7 @@ class CodingScreen(Screen):
     def _move(self, step: int) -> None:
         if self.item_id is None:
             return
-        index = self._ids.index(self.item_id) + step
+        index = self._index[self.item_id] + step
         if 0 <= index < len(self._ids):
             self.show_item(self._ids[index])
         else:

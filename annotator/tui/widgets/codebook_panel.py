@@ -42,6 +42,7 @@ class CodebookPanel(Static):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._state: tuple | None = None
+        self._shown: Text | None = None
         self.hidden_above = 0
         self.hidden_below = 0
         self.needed = 0  # lines the codes take without cutting
@@ -68,7 +69,10 @@ class CodebookPanel(Static):
             lines, focus = self._code_lines(codebook, labels, active, width)
         self.needed = len(lines)
         height = self.content_size.height or len(lines)
-        self.update(self._window(lines, focus, height, width))
+        text = self._window(lines, focus, height, width)
+        if text != self._shown:  # its size is the layout's (1fr): repainting needs no layout pass
+            self._shown = text
+            self.update(text, layout=False)
 
     def _window(self, lines: list[tuple[Text, bool]], focus: int, height: int, width: int) -> Text:
         """The lines that fit in ``height`` rows around ``focus``, with 'more' lines if cut."""
@@ -166,18 +170,38 @@ class DefinitionPane(Static):
     """The definition, include / exclude criteria and example of the code being chosen (the
     chord's theme), so the coder need not open the help. Hidden when no chord is open."""
 
+    _shown: tuple | None = None  # (shown, room, text) as last painted
+
     def show_code(self, code: Code | None, room: int = 9) -> None:
         """Show ``code``'s definition in at most ``room`` lines (none: hidden)."""
-        self.display = code is not None and room >= 3
-        self.styles.max_height = max(room, 3)
-        if code is None:
-            self.update("")
-            return
+        if code is None and not self.display:
+            return  # hidden already (after every key without a chord): no repaint, no layout
+        visible = code is not None and room >= 3
         text = Text(no_wrap=False)
-        text.append(clean_line(code.name) + "\n", style="bold")
-        for label, value in (("", code.definition), ("include: ", code.include),
-                             ("exclude: ", code.exclude), ("e.g. ", code.example)):
-            if value:
-                text.append(label, style="bold cyan")
-                text.append(" ".join(value.split()) + "\n")
-        self.update(text)
+        if code is not None:
+            text.append(clean_line(code.name) + "\n", style="bold")
+            for label, value in (("", code.definition), ("include: ", code.include),
+                                 ("exclude: ", code.exclude), ("e.g. ", code.example)):
+                if value:
+                    text.append(label, style="bold cyan")
+                    text.append(" ".join(value.split()) + "\n")
+        shown = (visible, max(room, 3), text)
+        if shown == self._shown:
+            return
+        # Another definition of as many rows in the same room: repainted without a layout pass.
+        width = self.content_size.width
+        same_size = (visible and self.display and self._shown is not None and self._shown[1] == shown[1]
+                     and width > 0 and self._height(text, width, shown[1]) == self._height(self._shown[2], width, shown[1]))
+        previous, self._shown = self._shown, shown
+        if self.display != visible:  # (setting a style, even to its value, asks for a layout)
+            self.display = visible
+        if previous is None or previous[1] != shown[1]:
+            self.styles.max_height = shown[1]
+        self.update(text if code is not None else "", layout=not same_size)
+
+    def _height(self, text: Text, width: int, room: int) -> int:
+        """The rows the pane takes showing ``text`` (its border included, at most ``room``)."""
+        from textual.visual import visualize
+
+        rows = visualize(self, text, markup=False).get_height(self.styles, width)
+        return min(rows + self.styles.gutter.height, room)

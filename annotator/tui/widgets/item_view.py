@@ -38,6 +38,8 @@ class ItemHeader(Vertical):
     title is read in full without pushing the other lines off screen.
     """
 
+    _shown: tuple[Text, Text, Text] | None = None
+
     def compose(self):
         yield Static(id="header-meta")
         yield Static(id="header-title")
@@ -59,11 +61,16 @@ class ItemHeader(Vertical):
         if item.get("closed_at"):
             meta.append(f"  closed {_day(item['closed_at'])}")
         labels = ", ".join(clean_line(label) for label in item.get("labels") or [])
-        self.query_one("#header-meta", Static).update(meta)
-        self.query_one("#header-title", Static).update(
-            Text(clean_line(item.get("title")) or "(no title)", style="bold"))
-        self.query_one("#header-labels", Static).update(
-            Text(f"labels: {labels or '-'}  {clean_line(item.get('url'))}", style="dim"))
+        # Repainted after every key: only what changed, and without a layout pass unless the
+        # title (the one line that wraps) changed.
+        shown = (meta, Text(clean_line(item.get("title")) or "(no title)", style="bold"),
+                 Text(f"labels: {labels or '-'}  {clean_line(item.get('url'))}", style="dim"))
+        before = self._shown or (None, None, None)
+        for static_id, text, old, wraps in zip(("#header-meta", "#header-title", "#header-labels"), shown, before,
+                                               (False, True, False)):
+            if text != old:
+                self.query_one(static_id, Static).update(text, layout=wraps)
+        self._shown = shown
 
     @property
     def plain(self) -> str:

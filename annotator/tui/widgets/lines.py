@@ -1,4 +1,8 @@
-"""One-line widgets of the coding screen: progress, memo, status, the footer, the too-small notice."""
+"""One-line widgets of the coding screen: progress, memo, status, the footer, the too-small notice.
+
+They repaint without a layout pass when their size cannot change (a layout of the whole screen
+took most of a code key's time), and not at all when what they show is the same.
+"""
 
 from __future__ import annotations
 
@@ -11,24 +15,43 @@ from annotator.keymap import footer_keys
 from annotator.textsafe import clean_line
 
 
+class OneLine(Static):
+    """A Static one row high (app.tcss): new content needs no layout, the same none at all."""
+
+    _shown: Text | None = None
+
+    def show(self, text: Text) -> None:
+        if text != self._shown:
+            self._shown = text
+            self.update(text, layout=False)
+
+
 class StatusLine(Static):
     """What just happened: 'saved', an undo, or an error (disk full) in red."""
 
+    _rows: int | None = None  # the rows the message takes, when known without a layout
+
     def say(self, message: str, error: bool = False) -> None:
         self.set_class(error, "-error")
-        self.update(Text(message))
+        text = Text(message)
+        # Its height is auto (up to 3 rows): a layout pass only when the rows it needs change.
+        width = self.content_size.width
+        rows = (1 if message else 0) if width and text.cell_len <= width and "\n" not in message else None
+        same = rows is not None and rows == self._rows
+        self._rows = rows
+        self.update(text, layout=not same)
 
 
-class MemoLine(Static):
+class MemoLine(OneLine):
     def show_memo(self, memo: str, quotes: int = 0) -> None:
         text = Text(f"memo: {clean_line(memo)}" if memo else "memo: -  (F2 to write one)",
                     style="italic" if memo else "dim")
         if quotes:
             text.append(f"  · {quotes} quote{'s' if quotes > 1 else ''}", style="bold")
-        self.update(text)
+        self.show(text)
 
 
-class ProgressLine(Static):
+class ProgressLine(OneLine):
     def show_progress(self, coder: str, coded: int, total: int, pace: float | None,
                       seconds_left: float | None) -> None:
         text = Text.assemble((f" {clean_line(coder)} ", "bold reverse"), f"  {coded}/{total} coded")
@@ -39,7 +62,7 @@ class ProgressLine(Static):
             text.append(f" · ~{minutes:.0f} min left" if minutes < 120 else f" · ~{minutes / 60:.1f} h left")
         if total and coded >= total:
             text.append(" · all coded ✓", style="bold green")
-        self.update(text)
+        self.show(text)
 
 
 class KeyFooter(Footer):
