@@ -14,11 +14,14 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from annotator.screening.models import DEFAULT_MODEL
 from annotator.screening.pile import SETTING, is_calibration, read_items, read_pile
-from annotator.screening.ranking import Ranker, Ranking
 from annotator.screening.stopping import StoppingRule, parse_rule, recall_bound
+
+if TYPE_CHECKING:  # the worker imports it when it first trains, not every start of the coding screen
+    from annotator.screening.ranking import Ranking
 
 
 QUIET_SECONDS = 0.3  # how long the keys must pause before the worker retrains
@@ -85,6 +88,8 @@ class ModelOrder:
     # --- the worker ------------------------------------------------------------------------------
 
     def _work(self) -> None:
+        from annotator.screening.ranking import Ranker
+
         ranker = None
         while True:
             self._wake.wait()
@@ -127,14 +132,13 @@ def prepare_model_order(store, *, order: str | None, model: str = DEFAULT_MODEL,
 
     from annotator.errors import UserError
     from annotator.screening.models import check_model
-    from annotator.screening.pile import read_setting
     from annotator.screening.sources import screening_target
 
     check_model(model)
     rule = parse_rule(stop, target, confidence)
     codebook = store.codebook
     if order is None:
-        order = _study_order(store, codebook, dimension) or (read_setting(store.path) or {}).get("order", "session")
+        order = _study_order(store, codebook, dimension) or (_setting(store) or {}).get("order", "session")
     if order != "model":
         return None
     dimension, codes = screening_target(codebook, dimension, relevant, _stages_of(store))
@@ -155,6 +159,18 @@ def record_model_order(store, ordering: "ModelOrder | None") -> None:
 
     if ordering is not None and ordering.setting is not None:
         store.set_meta(SETTING, json.dumps(ordering.setting))
+
+
+def _setting(store) -> dict | None:
+    """How the session was last screened (meta 'screening'), read from the open store: opening
+    the file a second time cost a connection at every start of the coding screen."""
+    import json
+
+    text = store.meta(SETTING)
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
 
 
 def _stages_of(store):
