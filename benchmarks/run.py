@@ -8,7 +8,8 @@
     python benchmarks/run.py --json FILE          every run's value, for later comparison
 
 Rows (--only takes these ids): help, first-paint, keystroke, sql-per-key, next-item, rss
-(bench_coding.py); import, fetch, sample (bench_collect.py); merge (bench_merge.py).
+(bench_coding.py); import, fetch, sample (bench_collect.py); merge (bench_merge.py);
+screening-retrain (bench_screening.py).
 Each row shows the median over its runs and the spread (min-max over runs); rows that time
 many events in a run (keystrokes) add their percentiles over all events in the note; "load"
 is the machine's 1-minute load average as the row finished (a busy machine slows wall times).
@@ -31,10 +32,11 @@ sys.path.insert(0, str(HERE.parent))
 
 from harness import Config, fmt, median, spread, verdict  # noqa: E402
 
-SUITES = {"coding": "bench_coding", "collect": "bench_collect", "merge": "bench_merge"}
+SUITES = {"coding": "bench_coding", "collect": "bench_collect", "merge": "bench_merge",
+          "screening": "bench_screening"}
 ROWS = {"help": "coding", "first-paint": "coding", "keystroke": "coding", "sql-per-key": "coding",
         "next-item": "coding", "rss": "coding", "import": "collect", "fetch": "collect", "sample": "collect",
-        "merge": "merge"}
+        "merge": "merge", "screening-retrain": "screening"}
 
 
 def machine() -> str:
