@@ -21,8 +21,6 @@ from annotator.tui.chord import Chord
 from annotator.tui.keys import bindings, key_help
 from annotator.tui.messages import (ChangeUndone, FlagToggled, ItemShown, LabelRecorded, MemoSaved,
                                     SaveFailed)
-from annotator.tui.screens.prompts import ConfirmScreen, HelpScreen, TextPrompt
-from annotator.tui.screens.reading import MarkdownScreen
 from annotator.tui.widgets import (CodebookPanel, DefinitionPane, ItemBody, ItemHeader, KeyFooter, MemoLine,
                                    ProgressLine, StatusLine, TooSmall)
 from annotator.tui.words import describe_undo, find, go_to_hint
@@ -262,6 +260,8 @@ class CodingScreen(Screen):
             self.query_one(StatusLine).say("Nothing to undo.")
             return
         if events[0]["id"] <= self.sitting_start:
+            from annotator.tui.screens.prompts import ConfirmScreen  # the dialogs load when first used
+
             def answer(yes: bool | None) -> None:
                 if yes:
                     self._undo(events)
@@ -300,6 +300,8 @@ class CodingScreen(Screen):
     def action_memo(self) -> None:
         if self.item_id is None:
             return
+        from annotator.tui.screens.prompts import TextPrompt
+
         item_id = self.item_id
 
         def save(text: str | None) -> None:
@@ -314,6 +316,8 @@ class CodingScreen(Screen):
         self.app.push_screen(TextPrompt("Memo for this item", self.store.memo(item_id)), save)
 
     def action_go_to(self) -> None:
+        from annotator.tui.screens.prompts import TextPrompt
+
         def go(query: str | None) -> None:
             if not query or not query.strip():
                 return
@@ -387,6 +391,8 @@ class CodingScreen(Screen):
         self.app.push_screen(QuoteScreen(self.item), marked)
 
     def action_help(self) -> None:
+        from annotator.tui.screens.prompts import HelpScreen
+
         self.app.push_screen(HelpScreen(self.key_help(), self.codebook_help()))
 
     def key_help(self) -> list[tuple[str, str]]:
@@ -433,6 +439,8 @@ class CodingScreen(Screen):
 
     def action_markdown(self) -> None:
         if self.item_id is not None:
+            from annotator.tui.screens.reading import MarkdownScreen
+
             self.app.push_screen(MarkdownScreen(self.item))
 
     def action_scroll(self, where: str) -> None:
