@@ -69,8 +69,20 @@ class ItemHeader(Vertical):
         for static_id, text, old, wraps in zip(("#header-meta", "#header-title", "#header-labels"), shown, before,
                                                (False, True, False)):
             if text != old:
-                self.query_one(static_id, Static).update(text, layout=wraps)
+                static = self.query_one(static_id, Static)
+                static.update(text, layout=wraps and not self._same_rows(static, old, text))
         self._shown = shown
+
+    @staticmethod
+    def _same_rows(static: Static, old: Text | None, new: Text) -> bool:
+        """Whether ``new`` wraps to as many rows as ``old`` in ``static`` (then no layout pass)."""
+        from textual.visual import visualize
+
+        width = static.content_size.width
+        if old is None or not width:
+            return False
+        rows = [visualize(static, text, markup=False).get_height(static.styles, width) for text in (old, new)]
+        return rows[0] == rows[1]
 
     @property
     def plain(self) -> str:
