@@ -101,7 +101,8 @@ class CodingScreen(Screen):
         self.active_code = None
         self.query_one(ItemBody).show_item(self.item)
         if self.earlier is not None:
-            self.query_one("#earlier-stage", Static).update(Text(self.earlier.line_for(item_id), style="dim"))
+            self.query_one("#earlier-stage", Static).update(Text(self.earlier.line_for(item_id), style="dim"),
+                                                            layout=False)  # one row (app.tcss): no layout pass
         self.refresh_item()
         self._show_memo(item_id)
         self._save(lambda: self.store.record_view(item_id, 0.0))
