@@ -1,6 +1,7 @@
 """Changing a session: every write is one committed transaction that appends to the event log
-and updates the current tables together (labels, memos, flags), so the current state can be
-rebuilt from the log and undo reverses the newest action. Mixed into SessionStore
+and updates the current tables together (labels, memos, flags, quotes), so the current state can
+be rebuilt from the log and undo reverses the newest action. A code taken off an item takes its
+quotes with it, in the same action (one undo puts both back). Mixed into SessionStore
 (annotator/coding/session.py), which opens the file; these methods only write through
 ``Store._write`` (annotator/db.py), which maps SQLite's errors to messages.
 
@@ -22,10 +23,58 @@ from annotator.errors import UserError
 from annotator.codebook.model import Codebook
 
 FLAGS = ("unsure", "skip", "recode")  # recode: set by a codebook change (a split) that cannot place the item
+QUOTE_FIELDS = ("item_id", "dimension", "code", "source", "start", "end", "text", "coder")  # what a quote says
+
+
+class SessionState(tuple):
+    """(labels, memos, flags), a 3-tuple as callers unpack it, with ``quotes`` beside it: what
+    each quote says (QUOTE_FIELDS, sorted; not its id or time, as labels leave out theirs).
+    Two states are equal only if their quotes are too; a plain 3-tuple compares the three."""
+
+    quotes: list[tuple]
+
+    def __new__(cls, labels: dict, memos: dict, flags: dict, quotes: list[tuple]):
+        state = super().__new__(cls, (labels, memos, flags))
+        state.quotes = quotes
+        return state
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SessionState) and self.quotes != other.quotes:
+            return False
+        return tuple.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = None  # type: ignore[assignment]  # holds dicts
+
+    def __repr__(self) -> str:
+        return f"SessionState{tuple.__repr__(self)[:-1]}, quotes={self.quotes!r})"
+
+
+def quote_state(rows) -> list[tuple]:
+    return sorted(tuple(row[name] for name in QUOTE_FIELDS) for row in rows)
+
+
+def quote_id(value: str) -> int:
+    """The quote a quote.add event made: its value is the row as JSON, or (events written before
+    the row was logged) the bare id."""
+    found = json.loads(value)
+    return found if isinstance(found, int) else int(found["id"])
 
 
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _carried_to(change: dict | None, dimension: str, code: str, remove: list[str], add: list[str]) -> str | None:
+    """The code a codebook change carries ``code`` into on one item, when that is certain: a
+    merge naming it (its target may already be on the item), or one code taken off and one
+    put on (a rename, a merge, a split into one code). None: its quotes cannot follow it."""
+    if (change or {}).get("change") == "merge" and change.get("dimension") == dimension \
+            and code in (change.get("codes") or []) and change.get("into"):
+        return change["into"]
+    return add[0] if len(remove) == 1 and len(add) == 1 else None
 
 
 class SessionChanges:
@@ -72,11 +121,49 @@ class SessionChanges:
             self.db.execute("insert or replace into flags (item_id, flag, at) values (?, ?, ?)", [item_id, code, at])
         elif kind == "flag.remove":
             self.db.execute("delete from flags where item_id = ? and flag = ?", [item_id, code])
+        elif kind == "quote.add":  # value: the row as JSON (its id included)
+            self.db["quotes"].insert(json.loads(value), replace=True)
+            if self._quoted_items is not None:
+                self._quoted_items.add(item_id)
+        elif kind == "quote.remove":  # value: the quote's id
+            self.db.execute("delete from quotes where id = ?", [int(value)])
+
+    # A writer's items that may hold quotes (a superset: a removed quote leaves its item in it),
+    # read once, so taking a code off an item without quotes costs no extra statement.
+    _quoted_items: set[str] | None = None
 
     def _check_item(self, item_id: str) -> None:
         # A label on an id that is not in the session would be invisible here and pollute merges.
         if not self._has_item(item_id):
             raise UserError(f"{item_id} is not an item of this session ({self.path}).")
+        if self._writer and self._quoted_items is None:
+            self._quoted_items = {row[0] for row in self.db.execute("select distinct item_id from quotes")}
+
+    def _quotes_of(self, item_id: str, dimension: str, code: str) -> list[dict]:
+        if self._writer and self._quoted_items is not None and item_id not in self._quoted_items:
+            return []
+        cursor = self.db.execute("select * from quotes where item_id = ? and dimension = ? and code = ?"
+                                 " order by id", [item_id, dimension, code])
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def _remove_code(self, action: int | None, item_id: str, dimension: str, code: str,
+                     moved_to: str | None = None) -> int:
+        """Take a code off an item, and the quotes kept as evidence for it (``moved_to``: a
+        code of the same dimension they go to instead, for a codebook change that renames or
+        merges it). The quotes' events come first, so an action's last event stays the code
+        the coder chose. Returns the action."""
+        for quote in self._quotes_of(item_id, dimension, code):
+            event = self._event(action, item_id, "quote.remove", dimension, code, None, json.dumps(quote))
+            action = action or event
+            self._apply(item_id, "quote.remove", dimension, code, str(quote["id"]))
+            if moved_to is not None:
+                row = json.dumps({**quote, "code": moved_to})
+                self._event(action, item_id, "quote.add", dimension, moved_to, row, None)
+                self._apply(item_id, "quote.add", dimension, moved_to, row)
+        event = self._event(action, item_id, "code.remove", dimension, code, "0", "1")
+        self._apply(item_id, "code.remove", dimension, code, None)
+        return action or event
 
     def _check_code(self, dimension_id: str, code_id: str | None = None):
         try:
@@ -99,15 +186,12 @@ class SessionChanges:
 
         def change() -> bool:
             if code_id in current:
-                self._event(None, item_id, "code.remove", dimension_id, code_id, "0", "1")
-                self._apply(item_id, "code.remove", dimension_id, code_id, None)
+                self._remove_code(None, item_id, dimension_id, code_id)
                 return False
             action = None
             if not dimension.multi:
                 for other in sorted(current):
-                    event = self._event(action, item_id, "code.remove", dimension_id, other, "0", "1")
-                    action = action or event
-                    self._apply(item_id, "code.remove", dimension_id, other, None)
+                    action = self._remove_code(action, item_id, dimension_id, other)
             self._event(action, item_id, "code.add", dimension_id, code_id, "1", "0")
             self._apply(item_id, "code.add", dimension_id, code_id, None)
             return True
@@ -129,9 +213,7 @@ class SessionChanges:
         def change() -> None:
             action = None
             for code in sorted(current - wanted):
-                event = self._event(action, item_id, "code.remove", dimension_id, code, "0", "1")
-                action = action or event
-                self._apply(item_id, "code.remove", dimension_id, code, None)
+                action = self._remove_code(action, item_id, dimension_id, code)
             for code in sorted(wanted - current):
                 event = self._event(action, item_id, "code.add", dimension_id, code, "1", "0")
                 action = action or event
@@ -186,9 +268,9 @@ class SessionChanges:
                 if kind == "memo":
                     self._apply(event["item_id"], "memo", None, None, event["previous"])
                 elif kind == "quote.add":
-                    self.db.execute("delete from quotes where id = ?", [int(event["value"])])
+                    self._apply(event["item_id"], "quote.remove", None, None, str(quote_id(event["value"])))
                 elif kind == "quote.remove":
-                    self.db["quotes"].insert(json.loads(event["previous"]), replace=True)
+                    self._apply(event["item_id"], "quote.add", None, None, event["previous"])
                 else:
                     self._apply(event["item_id"], inverse[kind], event["dimension"], event["code"], None)
                 self.db.execute("update events set undone_by = ? where id = ?", [undo_id, event["id"]])
@@ -215,8 +297,9 @@ class SessionChanges:
 
     # --- the log ---------------------------------------------------------------------------
 
-    def state_from_log(self) -> tuple[dict, dict, dict]:
-        """(labels, memos, flags) rebuilt by replaying the event log, without touching the tables."""
+    def state_from_log(self) -> SessionState:
+        """(labels, memos, flags) and the quotes rebuilt by replaying the event log, without
+        touching the tables."""
         labels: dict[tuple[str, str], set[str]] = {}
         memos: dict[str, str] = {}
         flags: dict[str, set[str]] = {}
@@ -232,10 +315,38 @@ class SessionChanges:
                 flags.setdefault(event["item_id"], set()).add(event["code"])
             elif event["kind"] == "flag.remove":
                 flags.setdefault(event["item_id"], set()).discard(event["code"])
-        return ({k: v for k, v in labels.items() if v}, {k: v for k, v in memos.items() if v},
-                {k: v for k, v in flags.items() if v})
+        return SessionState({k: v for k, v in labels.items() if v}, {k: v for k, v in memos.items() if v},
+                            {k: v for k, v in flags.items() if v}, quote_state(self.quotes_from_log().values()))
 
-    def current_state(self) -> tuple[dict, dict, dict]:
+    def quotes_from_log(self) -> dict[int, dict]:
+        """Quote id -> its row, replayed from the log. A quote.add written before the log kept
+        the row holds only the id: its row is read from the next quote.remove of that id (undone
+        or not), else from the quotes table (the most the log of such a session can give back)."""
+        events = list(self.db["events"].rows_where("kind in ('quote.add', 'quote.remove')", order_by="id"))
+        quotes: dict[int, dict] = {}
+        for index, event in enumerate(events):
+            if event["undone_by"] is not None:
+                continue
+            if event["kind"] == "quote.remove":
+                if event["previous"]:
+                    quotes.pop(json.loads(event["previous"])["id"], None)
+                continue
+            row = json.loads(event["value"])
+            if isinstance(row, int):  # ids are reused once the newest quote is removed: the next removal
+                row = next((json.loads(later["previous"]) for later in events[index + 1:]
+                            if later["kind"] == "quote.remove" and later["previous"]
+                            and json.loads(later["previous"])["id"] == row), None) \
+                    or next(iter(self._quote_rows("id = ?", [row])), None)
+            if row:
+                quotes[row["id"]] = row
+        return quotes
+
+    def _quote_rows(self, where: str = "1", values=()) -> list[dict]:
+        if "quotes" not in self.db.table_names():  # a session read before m004
+            return []
+        return list(self.db["quotes"].rows_where(where, list(values), order_by="id"))
+
+    def current_state(self) -> SessionState:
         labels: dict[tuple[str, str], set[str]] = {}
         for item_id, dimension, code in self.db.execute("select item_id, dimension, code from labels"):
             labels.setdefault((item_id, dimension), set()).add(code)
@@ -243,15 +354,18 @@ class SessionChanges:
         flags: dict[str, set[str]] = {}
         for item_id, flag in self.db.execute("select item_id, flag from flags"):
             flags.setdefault(item_id, set()).add(flag)
-        return labels, memos, flags
+        return SessionState(labels, memos, flags, quote_state(self._quote_rows()))
 
     def rebuild_from_log(self) -> None:
-        """Replace the current tables with the state replayed from the event log."""
+        """Replace the current tables with the state replayed from the event log (quotes keep
+        their ids, which their events name)."""
         labels, memos, flags = self.state_from_log()
+        quotes = self.quotes_from_log()
 
         def change() -> None:
             self._coded = None  # every item may change
-            for table in ("labels", "memos", "flags"):
+            self._quoted_items = None
+            for table in ("labels", "memos", "flags", "quotes"):
                 self.db.execute(f"delete from {table}")
             for (item_id, dimension), codes in labels.items():
                 for code in codes:
@@ -261,11 +375,16 @@ class SessionChanges:
             for item_id, item_flags in flags.items():
                 for flag in item_flags:
                     self._apply(item_id, "flag.add", None, flag, None)
+            for row in quotes.values():
+                self._apply(row["item_id"], "quote.add", row["dimension"], row["code"], json.dumps(row))
 
         self._write(change)
 
     def integrity_ok(self) -> bool:
-        return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        """SQLite finds the file sound, and the tables hold what the event log replays to."""
+        if self.db.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+            return False
+        return self.state_from_log() == self.current_state()
 
 
     # --- codebook changes (annotator taxonomy ...) and codes proposed while coding -----------
@@ -315,7 +434,9 @@ class SessionChanges:
         / code.add events and updates the labels, and flags the ``recode`` items 'recode'. All
         events share one action, led by a 'codebook' event (value: the change as JSON), which
         undo does not reverse. Refuses (nothing written) if a label would be left on a code the
-        new codebook lacks: nothing is dropped silently.
+        new codebook lacks: nothing is dropped silently. The quotes of a code taken off follow it
+        where the change carries it into one code (see ``_carried_to``), else go with it (their
+        rows stay in the log's quote.remove events).
         """
         relabel = [(item, dim, list(remove), list(add)) for item, dim, remove, add in relabel]
         recode = sorted(set(recode))
@@ -344,8 +465,8 @@ class SessionChanges:
                 present = current.get(item_id, {}).get(dimension, set())
                 for code in remove:
                     if code in present:
-                        self._event(action, item_id, "code.remove", dimension, code, "0", "1")
-                        self._apply(item_id, "code.remove", dimension, code, None)
+                        self._remove_code(action, item_id, dimension, code,
+                                          _carried_to(change, dimension, code, remove, add))
                 for code in add:
                     if code not in present:
                         self._event(action, item_id, "code.add", dimension, code, "1", "0")
@@ -399,8 +520,10 @@ class SessionChanges:
         def change() -> bool:
             action = None
             for kind, dim, code in changes:
-                event = self._event(action, item_id, kind, dim, code, "1" if kind == "code.add" else "0",
-                                    "0" if kind == "code.add" else "1")
+                if kind == "code.remove":
+                    action = self._remove_code(action, item_id, dim, code)
+                    continue
+                event = self._event(action, item_id, kind, dim, code, "1", "0")
                 action = action or event
                 self._apply(item_id, kind, dim, code, None)
             return code_id in after.get(dimension_id, set())
@@ -430,23 +553,22 @@ class SessionChanges:
                "end": end, "text": text[start:end], "coder": self.coder, "at": now()}
 
         def change() -> int:
-            quote_id = self.db["quotes"].insert(row).last_pk
-            # Logged as its own action so Backspace takes the quote back off (undo below).
-            self._event(None, item_id, "quote.add", dimension_id, code_id, str(quote_id), None)
-            return quote_id
+            made = self.db["quotes"].insert(row).last_pk
+            # Logged as its own action so Backspace takes the quote back off (undo above), with
+            # the whole row so the log can rebuild it (state_from_log).
+            self._event(None, item_id, "quote.add", dimension_id, code_id, json.dumps({"id": made, **row}), None)
+            if self._quoted_items is not None:
+                self._quoted_items.add(item_id)
+            return made
 
         return self._write(change)
 
     def quotes_for(self, item_id: str) -> list[dict]:
-        if "quotes" not in self.db.table_names():  # a session read before m004
-            return []
-        return list(self.db["quotes"].rows_where("item_id = ?", [item_id], order_by="id"))
+        return self._quote_rows("item_id = ?", [item_id])
 
     def all_quotes(self) -> list[dict]:
         """Every quote of the session, in the order they were made (for a merge)."""
-        if "quotes" not in self.db.table_names():  # a session read before m004
-            return []
-        return list(self.db["quotes"].rows_where(order_by="id"))
+        return self._quote_rows()
 
     def remove_quote(self, quote_id: int) -> None:
         row = self.db.execute("select * from quotes where id = ?", [quote_id])

@@ -39,6 +39,9 @@ def describe_undo(events: list[dict], codebook: Codebook, here: str | None = Non
             parts.append(f"quote for '{name}' removed")
         elif kind == "quote.remove":
             parts.append(f"quote for '{name}' put back")
+    # A code taken off with its quotes: "2 quotes for 'Loading' put back", not one part each.
+    counted = {part: parts.count(part) for part in parts}
+    parts = [f"{n} quotes{part[5:]}" if n > 1 and part.startswith("quote ") else part for part, n in counted.items()]
     where = ""
     item_id = events[0]["item_id"] if events else None
     if item_id and item_id != here:

@@ -204,6 +204,7 @@ class CodingScreen(Screen):
     def apply_code(self, dimension_id: str, code: Code) -> None:
         item_id = self.item_id
         self.chord.clear()
+        quoted = len(self.store.quotes_for(item_id))  # a code taken off takes its quotes
         ok, result = self._save(lambda: self.store.record_label_in_context(item_id, dimension_id, code.id))
         if ok:
             present, dropped = result
@@ -213,7 +214,13 @@ class CodingScreen(Screen):
             if dropped:
                 codebook = self.store.codebook
                 names = ", ".join(codebook.dimension(d).by_id[c].name for d, c in dropped)
-                said += f"; removed (no longer asked): {names}. ⌫ undoes both"
+                said += f"; removed (no longer asked): {names}"
+            gone = quoted - len(self.store.quotes_for(item_id))
+            if gone:
+                said += f"; {gone} quote{'' if gone == 1 else 's'} removed with {'them' if dropped else 'it'}"
+                self._show_memo(item_id)
+            if dropped or gone:
+                said += ". ⌫ undoes both"
             self.query_one(StatusLine).say(said)
             self.post_message(LabelRecorded(item_id, dimension_id, code.id, present))
         self.refresh_item()
