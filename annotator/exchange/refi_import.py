@@ -12,6 +12,11 @@ text sources become that coder's session (sessions/<user>.db), written through S
 - a selection on part of a text counts for the whole item; who coded is the Coding's
   creatingUser, else the selection's; a selection's Description, and notes attached to the
   source or selection (NoteRef, or NVivo's Links), are that user's memo on the item;
+- a selection on part of a text that lies within the item's body or one of its comments is
+  also a quote (evidence) for each code it carries, by that user: its positions are read in the
+  text annotator exports for the item (issue_text) when the source holds that text, else the
+  passage is looked for there (found once, or not placed); see ``place_quote``. A selection
+  whose positions fall outside its source's text stops the import (nothing is written);
 - the Sets annotator writes for flags ("unsure: ana") give the flags back;
 - the user "final" (annotator's reconciled codes) is left out unless asked for.
 
@@ -29,9 +34,9 @@ from xml.etree import ElementTree as ET
 
 from annotator.codebook.model import Codebook, load_codebook
 from annotator.errors import UserError
-from annotator.exchange.refi import FINAL_USER, FLAG_SET, guid, safe_id
+from annotator.exchange.refi import _NOT_XML, FINAL_USER, FLAG_SET, guid, safe_id
 from annotator.study import CODER_NAME, Study
-from annotator.textsafe import clean, clean_line
+from annotator.textsafe import _ESCAPE_SEQUENCE, _UNSAFE, clean, clean_line
 
 _GITHUB_ISSUE = re.compile(r"github\.com/([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)/(?:issues|pull)/(\d+)")
 SHOWN = 12  # unmatched sources and codes listed in a report; the rest are counted
@@ -47,6 +52,7 @@ class QdpxImport:
     unmatched_codes: dict[str, int] = field(default_factory=dict)  # code path -> codings dropped
     skipped_users: list[str] = field(default_factory=list)
     partial_selections: int = 0
+    unplaced_quotes: int = 0  # codings on part of a text not within the item's body or a comment
     other_sources: int = 0  # PDF, picture, audio, video: not read
     problems: list[str] = field(default_factory=list)  # units left out (e.g. two codes in a single-choice dimension)
     warnings: list[str] = field(default_factory=list)
@@ -56,9 +62,14 @@ class QdpxImport:
         out = [f"{self.matched_sources} of {self.sources} text sources matched to the study's items."]
         for coder, count in self.counts.items():
             out.append(f"  {coder}: {count['items']} items, {count['codes']} codes, {count['memos']} memos, "
-                       f"{count['flags']} flags -> {self.sessions[coder]}")
+                       f"{count['flags']} flags, {count.get('quotes', 0)} quotes -> {self.sessions[coder]}")
         if self.partial_selections:
-            out.append(f"{self.partial_selections} selections cover part of a text; each counts for its whole item.")
+            out.append(f"{self.partial_selections} selections cover part of a text; each counts for its whole item, "
+                       "and within the body or a comment is a quote for its codes.")
+        if self.unplaced_quotes:
+            out.append(f"{self.unplaced_quotes} codings on part of a text could not be placed in the item's body or "
+                       "a comment (the title, a comment's heading, or text that is not the item's): kept as codes, "
+                       "not as quotes.")
         if self.unmatched_sources:
             out.append(f"{len(self.unmatched_sources)} sources match no item (by item variable, name or URL):")
             out += [f"  - {name}" for name in self.unmatched_sources[:SHOWN]]
@@ -117,6 +128,13 @@ class _Project:
         if _local(self.root.tag) != "Project":
             raise UserError(f"{path}: project.qde holds <{_local(self.root.tag)}>, not a REFI-QDA <Project>.")
         self.files = {n.lower(): n for n in names}
+
+    def source_text(self, source: ET.Element) -> str | None:
+        """A text source's text: its file in the sources folder, else its PlainTextContent."""
+        text = self.text(source.get("plainTextPath"))
+        if text is None:
+            text = next((child.text or "" for child in _children(source, "PlainTextContent")), None)
+        return text
 
     def text(self, internal_path: str | None) -> str | None:
         """A source's text from 'internal://<file>' (the sources folder may be Sources or sources)."""
@@ -260,13 +278,13 @@ def _read(project: _Project, study: Study, codebook: Codebook, include_final: bo
         return "unknown"
 
     def entry(user: str, item_id: str) -> dict:
-        return data.setdefault(user, {}).setdefault(item_id, {"labels": {}, "memos": [], "flags": set()})
+        return data.setdefault(user, {}).setdefault(item_id, {"labels": {}, "memos": [], "flags": set(), "quotes": []})
 
     def add_memo(user: str, item_id: str, text: str) -> None:
         if text and text not in entry(user, item_id)["memos"]:
             entry(user, item_id)["memos"].append(text)
 
-    def add_coding(coding: ET.Element, fallback: str, item_id: str) -> None:
+    def add_coding(coding: ET.Element, fallback: str, item_id: str, passage: dict | None = None) -> None:
         # Who applied the code, when the tool says so; else who made the selection.
         user = user_of(coding) if (coding.get("creatingUser") or coding.get("modifyingUser")) else fallback
         target = next((ref.get("targetGUID") for ref in _children(coding, "CodeRef")), None)
@@ -276,6 +294,8 @@ def _read(project: _Project, study: Study, codebook: Codebook, include_final: bo
             report.unmatched_codes[name] = report.unmatched_codes.get(name, 0) + 1
             return
         entry(user, item_id)["labels"].setdefault(match[0], set()).add(match[1])
+        if passage is not None:  # placed in the item's text once its item is read (place_quote)
+            entry(user, item_id)["quotes"].append({**passage, "dimension": match[0], "code": match[1]})
 
     for source in project.section("Sources"):
         kind = _local(source.tag)
@@ -299,22 +319,30 @@ def _read(project: _Project, study: Study, codebook: Codebook, include_final: bo
         source_items[source.get("guid") or ""] = item_id
         if values.get("round"):
             rounds[item_id] = values["round"]
-        length = None
+        length, source_text = None, None
         for selection in _children(source, "PlainTextSelection"):
             owner = user_of(selection)
             selection_targets[selection.get("guid") or ""] = (item_id, owner)
             if length is None:
-                text = project.text(source.get("plainTextPath"))
-                length = len(text) if text is not None else -1
+                source_text = project.source_text(source)
+                length = len(source_text) if source_text is not None else -1
             try:
                 start, end = int(selection.get("startPosition", 0)), int(selection.get("endPosition", 0))
             except ValueError:
                 start, end = 0, 0
+            if length >= 0 and not 0 <= start <= end <= length:
+                raise UserError(f"{project.path}: selection {selection.get('guid') or '(no guid)'} on source "
+                                f"'{name}' runs from {start} to {end}, outside its text ({length} characters: 0 to {length}); "
+                                "nothing was written. Correct or remove that selection in the QDA tool and "
+                                "export the project again.")
+            passage = None
             if length >= 0 and (start > 0 or end < length):
                 report.partial_selections += 1
+                if end > start:
+                    passage = {"text": source_text, "start": start, "end": end, "guid": selection.get("guid")}
             add_memo(owner, item_id, _child_text(selection, "Description"))
             for coding in _children(selection, "Coding"):
-                add_coding(coding, owner, item_id)
+                add_coding(coding, owner, item_id, passage)
             for ref in _children(selection, "NoteRef"):
                 note_targets[ref.get("targetGUID") or ""] = (item_id, owner)
         for coding in _children(source, "Coding"):  # a code on the whole source
@@ -414,11 +442,14 @@ def import_qdpx(path: Path | str, study: Study, *, include_final: bool = False, 
     wanted = {item_id for by_item in coders.values() for item_id in by_item}
     found, session_rounds = _known_items(study, wanted, None)
     for coder, by_item in coders.items():
+        for item_id, entry in by_item.items():
+            entry["quotes"] = _placed_quotes(entry, found.get(item_id), report)
         report.sessions[coder] = session_path(coder)
         report.counts[coder] = {"items": len(by_item),
                                 "codes": sum(len(c) for f in by_item.values() for c in f["labels"].values()),
                                 "memos": sum(1 for f in by_item.values() if f["memos"]),
-                                "flags": sum(len(f["flags"]) for f in by_item.values())}
+                                "flags": sum(len(f["flags"]) for f in by_item.values()),
+                                "quotes": sum(len(f["quotes"]) for f in by_item.values())}
     if dry_run:
         return report
     temporaries: dict[str, Path] = {}
@@ -443,6 +474,8 @@ def import_qdpx(path: Path | str, study: Study, *, include_final: bool = False, 
                         store.set_memo(item_id, "\n\n".join(entry["memos"]))
                     for flag in sorted(entry["flags"]):
                         store.toggle_flag(item_id, flag)
+                    for quote in entry["quotes"]:
+                        store.add_quote(item_id, *quote)
             finally:
                 store.close()
             with open(temporary, "rb+") as handle:
@@ -456,3 +489,74 @@ def import_qdpx(path: Path | str, study: Study, *, include_final: bool = False, 
             for leftover in _files_of(temporary):
                 leftover.unlink(missing_ok=True)
     return report
+
+
+# --- quotes: a selection on part of a text, back to offsets into the stored body or comment ----
+
+def _placed_quotes(entry: dict, item: dict | None, report: QdpxImport) -> list[tuple]:
+    """An item's passages as add_quote's (dimension, code, source, start, end), once each;
+    those on a code left out (see _check_units) are dropped, those not placed are counted."""
+    placed: list[tuple] = []
+    for passage in entry["quotes"]:
+        if passage["code"] not in entry["labels"].get(passage["dimension"], set()):
+            continue
+        where = place_quote(item, passage["text"], passage["start"], passage["end"]) if item else None
+        if where is None:
+            report.unplaced_quotes += 1
+            continue
+        quote = (passage["dimension"], passage["code"], *where)
+        if quote not in placed:
+            placed.append(quote)
+    return placed
+
+
+def place_quote(item: dict, text: str, start: int, end: int) -> tuple[str, int, int] | None:
+    """Where the passage [start, end) of a source's ``text`` lies in the item: ('body' or
+    'comment:N', start, end) as offsets into the stored text, the inverse of the export's
+    quote_span. Positions are read in annotator's export of the item when ``text`` is that;
+    else the passage is looked for there and taken if found once. None: not within the body or
+    one comment (the title, a comment's heading), or not found."""
+    from annotator.exchange.refi_export import issue_text_spans
+
+    ours, starts = issue_text_spans(item)
+    if text != ours:
+        passage = text[start:end]
+        start = ours.find(passage)
+        if not passage.strip() or start < 0 or ours.find(passage, start + 1) >= 0:
+            return None
+        end = start + len(passage)
+    for name, offset in starts.items():
+        raw = _stored_text(item, name)
+        kept = _exported_characters(raw)
+        piece = ours[offset:offset + len(kept)]
+        if not offset <= start < end <= offset + len(kept):
+            continue
+        if "".join("\n" if raw[i] == "\r" else raw[i] for i, _ in kept) != piece:
+            return None  # cleaned differently than the export does: no offsets to trust
+        first, last = kept[start - offset], kept[end - offset - 1]
+        return name, first[0], last[0] + last[1]
+    return None
+
+
+def _stored_text(item: dict, name: str) -> str:
+    if name == "body":
+        return item.get("body") or ""
+    return (item.get("comments") or [])[int(name[8:])].get("body") or ""
+
+
+def _exported_characters(raw: str) -> list[tuple[int, int]]:
+    """For each character of a stored text as the export writes it (xml_text of clean, with
+    carriage returns as newlines), where it comes from in ``raw``: (offset, length), the length
+    2 for a \r\n read as one newline."""
+    if _UNSAFE.search(raw) is None and _NOT_XML.search(raw) is None:
+        return [(i, 1) for i in range(len(raw))]  # nothing is dropped (the common case)
+    normal: list[tuple[int, int]] = []
+    i = 0
+    while i < len(raw):
+        width = 2 if raw.startswith("\r\n", i) else 1
+        normal.append((i, width))
+        i += width
+    line = "".join("\n" if raw[i] == "\r" else raw[i] for i, _ in normal)
+    dropped = {n for match in _ESCAPE_SEQUENCE.finditer(line) for n in range(match.start(), match.end())}
+    return [where for n, where in enumerate(normal)
+            if n not in dropped and not _UNSAFE.match(line[n]) and not _NOT_XML.match(line[n])]
