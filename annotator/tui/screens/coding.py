@@ -127,8 +127,13 @@ class CodingScreen(Screen):
         self.query_one(ProgressLine).show_progress(self.store.coder, progress.coded, progress.total,
                                                    progress.pace, progress.seconds_left)
 
+    # The item's quotes as the memo line counts them: a key press on an item without any reads
+    # no quotes to say which went with a code.
+    _quotes_shown = 0
+
     def _show_memo(self, item_id: str) -> None:
-        self.query_one(MemoLine).show_memo(self.store.memo(item_id), len(self.store.quotes_for(item_id)))
+        self._quotes_shown = len(self.store.quotes_for(item_id))
+        self.query_one(MemoLine).show_memo(self.store.memo(item_id), self._quotes_shown)
 
     def _active(self) -> Code | None:
         for dimension in self.store.codebook.dimensions:
@@ -204,7 +209,7 @@ class CodingScreen(Screen):
     def apply_code(self, dimension_id: str, code: Code) -> None:
         item_id = self.item_id
         self.chord.clear()
-        quoted = len(self.store.quotes_for(item_id))  # a code taken off takes its quotes
+        quoted = self._quotes_shown  # a code taken off takes its quotes
         ok, result = self._save(lambda: self.store.record_label_in_context(item_id, dimension_id, code.id))
         if ok:
             present, dropped = result
@@ -215,7 +220,7 @@ class CodingScreen(Screen):
                 codebook = self.store.codebook
                 names = ", ".join(codebook.dimension(d).by_id[c].name for d, c in dropped)
                 said += f"; removed (no longer asked): {names}"
-            gone = quoted - len(self.store.quotes_for(item_id))
+            gone = quoted - len(self.store.quotes_for(item_id)) if quoted else 0
             if gone:
                 said += f"; {gone} quote{'' if gone == 1 else 's'} removed with {'them' if dropped else 'it'}"
                 self._show_memo(item_id)
