@@ -193,3 +193,23 @@ def test_every_passage_maps_back_to_the_offsets_it_was_exported_from(exported):
             assert place_quote(item, text, *span) == ("body", start, end + 1)
             checked += 1
     assert checked > 100
+
+
+def test_a_quote_left_on_a_code_taken_off_is_not_exported_as_that_code(exported, tmp_path):
+    """Sessions from before codes took their quotes along can hold such a quote: exported, it
+    would come back from the import as a code the coder had taken off."""
+    import sqlite3
+
+    study, fresh, _ = exported
+    connection = sqlite3.connect(study.session_path("ana"))
+    connection.execute("insert into quotes (item_id, dimension, code, source, start, end, text, coder, at)"
+                       " values (?, 'challenge', 'perf.wrong', 'body', 0, 4, '[bol', 'ana', '2024-01-01T00:00:00Z')",
+                       [iid(1)])
+    connection.commit()
+    connection.close()
+    merge_sessions(study.session_paths(), study.merged_path).close()
+    qdpx = export_qdpx(MergedStore(study.merged_path, readonly=True), tmp_path / "again.qdpx")
+    import_qdpx(qdpx, fresh)
+    with SessionStore(fresh.session_path("ana"), readonly=True) as ana:
+        assert "perf.wrong" not in ana.labels_for(iid(1))["challenge"]
+        assert len(ana.all_quotes()) == 4

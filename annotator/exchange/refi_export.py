@@ -13,9 +13,9 @@ What goes where, and why (the importers read these; tests/test_refi_qualcoder.py
   PlainTextSelection per coder over the whole text, with that coder as creatingUser (importers
   take the coder from the selection, and keep one coding per code, text and user), the time
   of the coder's first code as creationDateTime, the coder's memo as its Description, and one
-  Coding per code with its own creationDateTime. Each quote a coder kept as evidence is a
-  selection of its own over the quoted passage (positions in the text above), by that coder,
-  coded with the quote's code. The final codes are the selection of the
+  Coding per code with its own creationDateTime. Each quote a coder kept as evidence for one
+  of their codes is a selection of its own over the quoted passage (positions in the text
+  above), by that coder, coded with the quote's code (import-qdpx reads it back as a quote). The final codes are the selection of the
   user "final", whose Description holds each decision's method, reconciler and rationale.
 - Sets: the items each coder flagged, one set per flag and coder ("unsure: ana").
 - Description: the codebook's description.
@@ -222,7 +222,11 @@ def build_project(merged: MergedStore, *, codings: str = "both") -> tuple[ET.Ele
                 for flag in mine["flags"]:
                     flagged.setdefault((flag, coder), []).append(source_guid)
             for quote in quotes.get(item_id, ()):
-                quote_selection(source, item, quote, text, starts, users, known, merged_at)
+                # Only evidence for a code the coder still gives: a quote left on a code taken off
+                # (sessions from before codes took their quotes along) would come back as a code.
+                mine = record["coders"].get(quote["coder"])
+                if mine and quote["code"] in mine["codes"].get(quote["dimension"], ()):
+                    quote_selection(source, item, quote, text, starts, users, known, merged_at)
         if codings in ("both", "final"):
             codes, lines, deciders = [], [], []
             for dimension_id, final in record["final"].items():
