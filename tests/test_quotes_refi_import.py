@@ -213,3 +213,17 @@ def test_a_quote_left_on_a_code_taken_off_is_not_exported_as_that_code(exported,
     with SessionStore(fresh.session_path("ana"), readonly=True) as ana:
         assert "perf.wrong" not in ana.labels_for(iid(1))["challenge"]
         assert len(ana.all_quotes()) == 4
+
+
+def test_a_quote_cut_inside_an_escape_sequence_is_exported_from_the_next_character_shown(exported):
+    """Cleaning a prefix cut inside '\\x1b[31m' leaves '[31' behind: counted that way, the
+    passage would start 3 characters late. Counted on the exported characters, it starts where
+    the visible text does, and comes back as the stored passage from that character."""
+    study, _, _ = exported
+    with MergedStore(study.merged_path, readonly=True) as merged:
+        item = merged.item(iid(1))
+    text, starts = issue_text_spans(item)
+    inside = BODY.index("31m") + 2  # the sequence's last byte
+    span = quote_span(item, {"source": "body", "start": inside, "end": BODY.index("\x07")}, starts)
+    assert text[span[0]:span[1]] == "fails"
+    assert place_quote(item, text, *span) == ("body", BODY.index("fails"), BODY.index("\x07"))

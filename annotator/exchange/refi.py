@@ -7,10 +7,11 @@ tests/test_refi_qualcoder.py.
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 
-from annotator.textsafe import clean, clean_line
+from annotator.textsafe import _ESCAPE_SEQUENCE, _UNSAFE, clean, clean_line
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
@@ -57,3 +58,23 @@ def source_name(item_id: str, title: str | None) -> str:
     name = f"{head} {rest}" if rest else head
     # Windows drops trailing dots and spaces from file names.
     return xml_text(name.rstrip(". ") or head)
+
+
+@functools.lru_cache(maxsize=16)  # an item's quotes share its body: worked out once (~0.5 s for 144 KB of escapes)
+def exported_characters(raw: str) -> list[tuple[int, int]]:
+    """For each character of a stored text as the export writes it (xml_text of clean, with
+    carriage returns as newlines), where it comes from in ``raw``: (offset, length), the length
+    2 for a CR LF read as one newline. The export places quotes with it and the import finds
+    their stored offsets again (the same alignment both ways). Shared: not to be changed."""
+    if _UNSAFE.search(raw) is None and _NOT_XML.search(raw) is None:
+        return [(i, 1) for i in range(len(raw))]  # nothing is dropped (the common case)
+    normal: list[tuple[int, int]] = []
+    i = 0
+    while i < len(raw):
+        width = 2 if raw.startswith("\r\n", i) else 1
+        normal.append((i, width))
+        i += width
+    line = "".join("\n" if raw[i] == "\r" else raw[i] for i, _ in normal)
+    dropped = {n for match in _ESCAPE_SEQUENCE.finditer(line) for n in range(match.start(), match.end())}
+    return [where for n, where in enumerate(normal)
+            if n not in dropped and not _UNSAFE.match(line[n]) and not _NOT_XML.match(line[n])]

@@ -24,6 +24,7 @@ GUIDs are derived from the ids, so exporting again gives the same GUIDs.
 
 from __future__ import annotations
 
+import bisect
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -33,8 +34,8 @@ from annotator.agreement.merge import AUTO, MergedStore
 from annotator.coding.session import now
 from annotator.errors import UserError
 from annotator.exchange.qdc import codes_element, xml_bytes
-from annotator.exchange.refi import (FINAL_USER, PROJECT_NS, SOURCES_FOLDER, guid, source_name, stamp,
-                                     xml_text)
+from annotator.exchange.refi import (FINAL_USER, PROJECT_NS, SOURCES_FOLDER, exported_characters, guid,
+                                     source_name, stamp, xml_text)
 from annotator.exchange.tabular import atomic_write, item_records
 from annotator.textsafe import clean, clean_line
 
@@ -78,7 +79,8 @@ def issue_text_spans(item: dict) -> tuple[str, dict[str, int]]:
 
 def quote_span(item: dict, quote: dict, starts: dict[str, int]) -> tuple[int, int] | None:
     """A quote's [start, end) in ``issue_text``: its offsets into the stored body or comment,
-    shifted by where that part starts and by the characters the cleaning dropped before them."""
+    shifted by where that part starts and by the characters the cleaning dropped before them
+    (import-qdpx's ItemText.place is the inverse)."""
     if quote["source"] == "body":
         raw = item.get("body") or ""
     elif quote["source"].startswith("comment:") and quote["source"][8:].isdigit():
@@ -91,8 +93,14 @@ def quote_span(item: dict, quote: dict, starts: dict[str, int]) -> tuple[int, in
         return None
     if quote["source"] not in starts or not 0 <= quote["start"] < quote["end"] <= len(raw):
         return None  # the item's text changed since the quote was made
-    start = starts[quote["source"]] + len(xml_text(raw[:quote["start"]]))
-    end = starts[quote["source"]] + len(xml_text(raw[:quote["end"]]))
+    # Counted on the exported characters, not by cleaning a prefix: a prefix cut inside an
+    # escape sequence cleans to more text than the whole sequence does.
+    kept = exported_characters(raw)
+    start, end = quote["start"], quote["end"]
+    if len(kept) < len(raw):  # else nothing was dropped: the offsets are the same
+        start = bisect.bisect_left(kept, start, key=lambda character: character[0])
+        end = bisect.bisect_left(kept, end, key=lambda character: character[0])
+    start, end = starts[quote["source"]] + start, starts[quote["source"]] + end
     return (start, end) if end > start else None
 
 

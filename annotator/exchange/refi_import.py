@@ -34,9 +34,9 @@ from xml.etree import ElementTree as ET
 
 from annotator.codebook.model import Codebook, load_codebook
 from annotator.errors import UserError
-from annotator.exchange.refi import _NOT_XML, FINAL_USER, FLAG_SET, guid, safe_id
+from annotator.exchange.refi import FINAL_USER, FLAG_SET, exported_characters, guid, safe_id
 from annotator.study import CODER_NAME, Study
-from annotator.textsafe import _ESCAPE_SEQUENCE, _UNSAFE, clean, clean_line
+from annotator.textsafe import clean, clean_line
 
 _GITHUB_ISSUE = re.compile(r"github\.com/([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)/(?:issues|pull)/(\d+)")
 SHOWN = 12  # unmatched sources and codes listed in a report; the rest are counted
@@ -441,9 +441,11 @@ def import_qdpx(path: Path | str, study: Study, *, include_final: bool = False, 
                         problems=report.lines())
     wanted = {item_id for by_item in coders.values() for item_id in by_item}
     found, session_rounds = _known_items(study, wanted, None)
+    layouts = {item_id: ItemText(found[item_id]) for by_item in coders.values() for item_id, entry in by_item.items()
+               if entry["quotes"] and item_id in found}
     for coder, by_item in coders.items():
         for item_id, entry in by_item.items():
-            entry["quotes"] = _placed_quotes(entry, found.get(item_id), report)
+            entry["quotes"] = _placed_quotes(entry, layouts.get(item_id), report)
         report.sessions[coder] = session_path(coder)
         report.counts[coder] = {"items": len(by_item),
                                 "codes": sum(len(c) for f in by_item.values() for c in f["labels"].values()),
@@ -493,14 +495,14 @@ def import_qdpx(path: Path | str, study: Study, *, include_final: bool = False, 
 
 # --- quotes: a selection on part of a text, back to offsets into the stored body or comment ----
 
-def _placed_quotes(entry: dict, item: dict | None, report: QdpxImport) -> list[tuple]:
+def _placed_quotes(entry: dict, layout: "ItemText | None", report: QdpxImport) -> list[tuple]:
     """An item's passages as add_quote's (dimension, code, source, start, end), once each;
     those on a code left out (see _check_units) are dropped, those not placed are counted."""
     placed: list[tuple] = []
     for passage in entry["quotes"]:
         if passage["code"] not in entry["labels"].get(passage["dimension"], set()):
             continue
-        where = place_quote(item, passage["text"], passage["start"], passage["end"]) if item else None
+        where = layout.place(passage["text"], passage["start"], passage["end"]) if layout else None
         if where is None:
             report.unplaced_quotes += 1
             continue
@@ -511,52 +513,56 @@ def _placed_quotes(entry: dict, item: dict | None, report: QdpxImport) -> list[t
 
 
 def place_quote(item: dict, text: str, start: int, end: int) -> tuple[str, int, int] | None:
-    """Where the passage [start, end) of a source's ``text`` lies in the item: ('body' or
-    'comment:N', start, end) as offsets into the stored text, the inverse of the export's
-    quote_span. Positions are read in annotator's export of the item when ``text`` is that;
-    else the passage is looked for there and taken if found once. None: not within the body or
-    one comment (the title, a comment's heading), or not found."""
-    from annotator.exchange.refi_export import issue_text_spans
+    """``ItemText(item).place``: where a source's passage lies in the item's stored text."""
+    return ItemText(item).place(text, start, end)
 
-    ours, starts = issue_text_spans(item)
-    if text != ours:
-        passage = text[start:end]
-        start = ours.find(passage)
-        if not passage.strip() or start < 0 or ours.find(passage, start + 1) >= 0:
+
+class ItemText:
+    """An item's text as annotator's export writes it (issue_text), and where each character
+    of its body and comments comes from: worked out once per item and part (a 144 KB body full
+    of escape sequences takes ~0.5 s), however many quotes it holds."""
+
+    def __init__(self, item: dict):
+        from annotator.exchange.refi_export import issue_text_spans
+
+        self.item = item
+        self.text, self.starts = issue_text_spans(item)
+        self._parts: dict[str, list[tuple[int, int]] | None] = {}
+
+    def place(self, text: str, start: int, end: int) -> tuple[str, int, int] | None:
+        """Where the passage [start, end) of a source's ``text`` lies in the item: ('body' or
+        'comment:N', start, end) as offsets into the stored text, the inverse of the export's
+        quote_span. Positions are read in annotator's export of the item when ``text`` is that;
+        else the passage is looked for there and taken if found once. None: not within the body
+        or one comment (the title, a comment's heading), or not found."""
+        if text != self.text:
+            passage = text[start:end]
+            start = self.text.find(passage)
+            if not passage.strip() or start < 0 or self.text.find(passage, start + 1) >= 0:
+                return None
+            end = start + len(passage)
+        within = [(offset, name) for name, offset in self.starts.items() if offset <= start]
+        if not within:
+            return None  # in the title
+        offset, name = max(within)
+        kept = self._kept(name, offset)
+        if kept is None or not start < end <= offset + len(kept):
             return None
-        end = start + len(passage)
-    for name, offset in starts.items():
-        raw = _stored_text(item, name)
-        kept = _exported_characters(raw)
-        piece = ours[offset:offset + len(kept)]
-        if not offset <= start < end <= offset + len(kept):
-            continue
-        if "".join("\n" if raw[i] == "\r" else raw[i] for i, _ in kept) != piece:
-            return None  # cleaned differently than the export does: no offsets to trust
         first, last = kept[start - offset], kept[end - offset - 1]
         return name, first[0], last[0] + last[1]
-    return None
+
+    def _kept(self, name: str, offset: int) -> list[tuple[int, int]] | None:
+        """The part's characters' places in the stored text; None if the export cleaned it
+        otherwise (no offsets to trust)."""
+        if name not in self._parts:
+            raw = _stored_text(self.item, name)
+            kept = exported_characters(raw)
+            same = "".join("\n" if raw[i] == "\r" else raw[i] for i, _ in kept) == self.text[offset:offset + len(kept)]
+            self._parts[name] = kept if same else None
+        return self._parts[name]
 
 
 def _stored_text(item: dict, name: str) -> str:
     if name == "body":
         return item.get("body") or ""
     return (item.get("comments") or [])[int(name[8:])].get("body") or ""
-
-
-def _exported_characters(raw: str) -> list[tuple[int, int]]:
-    """For each character of a stored text as the export writes it (xml_text of clean, with
-    carriage returns as newlines), where it comes from in ``raw``: (offset, length), the length
-    2 for a \r\n read as one newline."""
-    if _UNSAFE.search(raw) is None and _NOT_XML.search(raw) is None:
-        return [(i, 1) for i in range(len(raw))]  # nothing is dropped (the common case)
-    normal: list[tuple[int, int]] = []
-    i = 0
-    while i < len(raw):
-        width = 2 if raw.startswith("\r\n", i) else 1
-        normal.append((i, width))
-        i += width
-    line = "".join("\n" if raw[i] == "\r" else raw[i] for i, _ in normal)
-    dropped = {n for match in _ESCAPE_SEQUENCE.finditer(line) for n in range(match.start(), match.end())}
-    return [where for n, where in enumerate(normal)
-            if n not in dropped and not _UNSAFE.match(line[n]) and not _NOT_XML.match(line[n])]
