@@ -1,8 +1,9 @@
 """Agreement between coders: Cohen, Fleiss, Krippendorff, MASI, per-code and per-theme.
 
 Headless and pure: every function takes plain Python data and returns plain, JSON-serialisable
-dicts (no NaN, no numpy types). numpy and scikit-learn are imported inside the functions that
-need them, so importing this module costs nothing.
+dicts (no NaN, no numpy types). numpy is imported inside the functions that need it, so
+importing this module costs nothing. Cohen's kappa is scikit-learn's computation (the tests
+check it against cohen_kappa_score), done here on the confusion matrix already counted.
 
 Data model
 ----------
@@ -55,7 +56,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import warnings
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
@@ -200,27 +200,37 @@ def cohen_kappa(a: Sequence[Any], b: Sequence[Any], labels: Sequence[Any] | None
                      confusion_matrix=matrix)
     if n == 0:
         return _undefined(record, "no item coded by both coders")
-    first, second = [x for x, _ in pairs], [y for _, y in pairs]
-    record["percent_agreement"] = sum(x == y for x, y in pairs) / n
-    first_counts, second_counts = Counter(first), Counter(second)
-    record["expected_agreement"] = sum(first_counts[k] * second_counts[k] for k in first_counts) / n**2
-    if len(first_counts) == 1 and first_counts.keys() == second_counts.keys():
-        return _undefined(record, f"no variation: both coders used only {first[0]!r}")
+    # Everything below from the confusion matrix (integer counts: the same sums as per item).
+    rows, labels = matrix["rows"], matrix["labels"]
+    record["percent_agreement"] = sum(rows[i][i] for i in range(len(rows))) / n
+    first_counts = [sum(row) for row in rows]
+    second_counts = [sum(column) for column in zip(*rows)]
+    record["expected_agreement"] = sum(x * y for x, y in zip(first_counts, second_counts)) / n**2
+    used_first = [label for label, count in zip(labels, first_counts) if count]
+    used_second = [label for label, count in zip(labels, second_counts) if count]
+    if len(used_first) == 1 and used_first == used_second:
+        return _undefined(record, f"no variation: both coders used only {used_first[0]!r}")
 
-    import numpy as np
-    from sklearn.metrics import cohen_kappa_score
-
-    # scikit-learn label-encodes string labels on every call (slow on large studies); the
-    # labels' positions give it the same confusion matrix, hence the same kappa.
-    index = {label: i for i, label in enumerate(matrix["labels"])}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        value = float(cohen_kappa_score(np.fromiter((index[x] for x in first), dtype=np.int64, count=n),
-                                        np.fromiter((index[y] for y in second), dtype=np.int64, count=n),
-                                        labels=np.arange(len(index))))
+    value = _kappa_from_confusion(matrix["rows"])
     if not math.isfinite(value):  # pragma: no cover - excluded above; kept as a guard
         return _undefined(record, "kappa is undefined for these labels")
     return _defined(record, value)
+
+
+def _kappa_from_confusion(rows: list[list[int]]) -> float:
+    """Cohen's kappa from the confusion matrix, computed as scikit-learn's cohen_kappa_score
+    computes it (the same numpy operations in the same order, hence the same float; the tests
+    hold it to scikit-learn). Not scikit-learn itself: importing it (it brings scipy and
+    pandas) took two of the three seconds `annotator merge` spends importing."""
+    import numpy as np
+
+    confusion = np.array(rows, dtype=np.float64)
+    sum0 = np.sum(confusion, axis=0)
+    sum1 = np.sum(confusion, axis=1)
+    expected = np.outer(sum0, sum1) / np.sum(sum0)
+    disagreement = np.ones(confusion.shape, dtype=np.float64)
+    np.fill_diagonal(disagreement, 0)
+    return float(1 - np.sum(disagreement * confusion) / np.sum(disagreement * expected))
 
 
 def fleiss_kappa(table_or_ratings: Any) -> dict:

@@ -1,0 +1,108 @@
+"""What the merge's speed work must not change (benchmarks/bench_merge.py measures the speed).
+
+- Cohen's kappa is computed from the confusion matrix, as scikit-learn computes it: the very
+  same float as cohen_kappa_score, checked here on random data (scikit-learn is the oracle).
+- `annotator merge` no longer imports scikit-learn, scipy or pandas (two seconds of imports).
+- The units the merge builds in memory are the ones merged.db gives when read back.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+
+import pytest
+
+from annotator.agreement.coefficients import cohen_kappa
+from annotator.agreement.merge import MergedStore, merge_sessions
+from annotator.agreement.report import agreement_report
+from fixtures.coders import code_session, make_items, make_study
+
+
+def test_cohen_kappa_is_bit_for_bit_scikit_learns():
+    from sklearn.metrics import cohen_kappa_score
+
+    rng = random.Random(11)
+    checked = 0
+    for _ in range(300):
+        n_labels = rng.randint(2, 7)
+        labels = [f"code{k}" for k in range(n_labels)]
+        n = rng.randint(2, 400)
+        a = [rng.choice(labels) for _ in range(n)]
+        b = [x if rng.random() < rng.random() else rng.choice(labels) for x in a]
+        result = cohen_kappa(a, b, labels=labels + ["never used"])
+        if len(set(a) | set(b)) < 2:
+            assert result["value"] is None
+            continue
+        # Exactly the float scikit-learn gives for the same confusion matrix (label order and
+        # unused labels change the order of its float sums, hence the last bit): what
+        # cohen_kappa returned when it called scikit-learn. Without labels: the same kappa.
+        assert result["value"] == float(cohen_kappa_score(a, b, labels=labels + ["never used"]))
+        assert result["value"] == pytest.approx(cohen_kappa_score(a, b), abs=1e-12)
+        assert result["expected_agreement"] == pytest.approx(
+            sum(a.count(k) * b.count(k) for k in labels) / n**2)
+        assert result["percent_agreement"] == sum(x == y for x, y in zip(a, b)) / n
+        checked += 1
+    assert checked > 250
+
+
+def test_cohen_kappa_undefined_cases_are_unchanged():
+    assert cohen_kappa(["x"] * 5, ["x"] * 5)["undefined"] == "no variation: both coders used only 'x'"
+    # One label each, but not the same one: defined (sklearn says 0.0).
+    assert cohen_kappa(["x"] * 5, ["y"] * 5)["value"] == 0.0
+    assert cohen_kappa([None, None], ["x", "y"])["undefined"] == "no item coded by both coders"
+
+
+def _three_coder_study(root, n=40):
+    study = make_study(root)
+    items = make_items(n)
+    rng = random.Random(5)
+    rounds = {item["id"]: "calibration-1" if i < 10 else "main" for i, item in enumerate(items)}
+    for coder in ("ana", "ben", "chen"):
+        labels = {}
+        for i, item in enumerate(items):
+            if coder == "chen" and i % 9 == 4:
+                continue  # uncoded
+            relevant = rng.random() < 0.7
+            labels[item["id"]] = {"relevance": "yes" if relevant else "no"}
+            if relevant and not (coder == "ben" and i % 11 == 3):  # else incomplete
+                labels[item["id"]]["challenge"] = rng.sample(["usage.loading", "usage.api", "perf.wrong"], rng.randint(1, 2))
+        code_session(study, coder, items, labels, rounds=rounds, skip=(items[7]["id"],) if coder == "ana" else ())
+    return study
+
+
+def test_units_built_in_memory_are_the_ones_read_back_from_merged_db(tmp_path):
+    study = _three_coder_study(tmp_path / "study")
+    merged = merge_sessions(study.session_paths(), study.merged_path)
+    try:
+        in_memory = merged.units()
+        report = agreement_report(merged)
+    finally:
+        merged.close()
+    again = MergedStore(study.merged_path, readonly=True)
+    try:
+        read_back = again.units()
+        report_again = agreement_report(again)
+    finally:
+        again.close()
+    assert [(u.item_id, u.dimension, u.round, u.codes) for u in in_memory] == \
+        [(u.item_id, u.dimension, u.round, u.codes) for u in read_back]
+    assert {u.codes.get("chen") is None for u in read_back} == {True, False}
+    for volatile in ("generated_at",):
+        report.pop(volatile), report_again.pop(volatile)
+    assert report == report_again
+
+
+def test_merge_command_imports_no_scikit_learn_scipy_or_pandas(tmp_path):
+    study = _three_coder_study(tmp_path / "study", n=12)
+    code = ("import atexit, sys\n"
+            "atexit.register(lambda: print(sorted({m.split('.')[0] for m in sys.modules}"
+            " & {'sklearn', 'scipy', 'pandas', 'matplotlib', 'textual'}), file=sys.stderr))\n"
+            "from annotator.cli import main\n"
+            f"sys.argv = ['annotator', 'merge', '--study', {str(study.root)!r}, '--format', 'json']\n"
+            "main()\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert '"format": "annotator-merge-report"' in out.stdout
+    assert out.stderr.strip().splitlines()[-1] == "[]"
