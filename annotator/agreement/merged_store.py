@@ -183,13 +183,42 @@ def paused_gc():
             gc.enable()
 
 
+# One encoder, made once: json.dumps with options builds a new one at every call, and the merge
+# writes a JSON basis for every agreed unit. (The same text as json.dumps with these options.)
+_ENCODE = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+
+
 def _json(value) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return _ENCODE(value)
 
 
 def _codes_json(codes: Iterable[str]) -> str:
     return json.dumps(sorted(codes), ensure_ascii=False)
 
+
+
+def build_units(dimensions, items: Iterable[tuple[str, str | None]], finished: dict[str, list[str]],
+                codings: dict[tuple[str, str], dict[str, frozenset]]) -> list[Unit]:
+    """The units of items (id, round) in order: finished maps an item to the coders who
+    finished it (sorted), codings (item, coder) to dimension -> codes. (MergedStore.units reads
+    them from merged.db; merge_sessions passes the sessions it has just read.)"""
+    empty: frozenset = frozenset()
+    units = []
+    for item_id, item_round in items:
+        coders = finished.get(item_id)
+        if not coders:
+            continue
+        by_coder = [(coder, codings.get((item_id, coder), {})) for coder in coders]
+        for dimension in dimensions:
+            if dimension.required:
+                codes = {coder: labels.get(dimension.id, empty) if dimension.applies(labels) else None
+                         for coder, labels in by_coder}
+                if all(c is None for c in codes.values()):
+                    continue
+            else:  # asked of everyone: applies() would say True for each coder
+                codes = {coder: labels.get(dimension.id, empty) for coder, labels in by_coder}
+            units.append(Unit(item_id, dimension.id, item_round, codes))
+    return units
 
 
 class MergedStore(Store):
@@ -326,7 +355,6 @@ class MergedStore(Store):
         """Every item coded (finished) by at least one coder, in every dimension, in order."""
         if self._merged_units is not None:
             return list(self._merged_units)
-        dimensions = self.codebook.dimensions
         finished: dict[str, list[str]] = {}
         for item_id, coder in self.db.execute(
                 "select item_id, coder from assignments where status = 'coded' order by coder"):
@@ -336,19 +364,8 @@ class MergedStore(Store):
                 "select item_id, coder, dimension, group_concat(code, char(31)) from codings"
                 " group by item_id, coder, dimension"):
             codings.setdefault((item_id, coder), {})[dimension] = frozenset(codes.split("\x1f"))
-        empty: frozenset = frozenset()
-        units = []
-        for item_id, item_round in self.db.execute("select id, round from items order by position"):
-            coders = finished.get(item_id)
-            if not coders:
-                continue
-            by_coder = [(coder, codings.get((item_id, coder), {})) for coder in coders]
-            for dimension in dimensions:
-                codes = {coder: labels.get(dimension.id, empty) if dimension.applies(labels) else None
-                         for coder, labels in by_coder}
-                if any(c is not None for c in codes.values()):
-                    units.append(Unit(item_id, dimension.id, item_round, codes))
-        return units
+        return build_units(self.codebook.dimensions, self.db.execute("select id, round from items order by position"),
+                           finished, codings)
 
     def ratings(self, dimension: str, round_name: str | None = None,
                 units: list[Unit] | None = None) -> dict[str, dict[str, frozenset]]:
