@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import subprocess
 import sys
@@ -106,3 +107,23 @@ def test_merge_command_imports_no_scikit_learn_scipy_or_pandas(tmp_path):
     assert out.returncode == 0, out.stderr
     assert '"format": "annotator-merge-report"' in out.stdout
     assert out.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_render_json_writes_exactly_what_json_dumps_writes():
+    from hypothesis import given, settings, strategies as st
+
+    from annotator.render.agreement import render_json
+
+    scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
+                          | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+                          | st.dictionaries(st.integers(), inner, max_size=2), max_leaves=30)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.dictionaries(st.text(max_size=8), values, max_size=6))
+    def same(report):
+        assert render_json(report) == json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False)
+
+    same()
+    with pytest.raises(ValueError):
+        render_json({"value": float("nan")})

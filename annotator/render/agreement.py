@@ -100,7 +100,59 @@ def _codes_text(codes: list[str] | None) -> str:
 
 
 def render_json(report: dict) -> str:
-    return json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False)
+    """json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False), the same text, written
+    faster: with indent, json.dumps runs its pure-Python encoder, a second of a large study's
+    merge. Here the report's plain types are written directly (strings by json's own C
+    escaper); anything else goes back to json.dumps."""
+    out: list[str] = []
+    _json_value(report, out, "\n")
+    return "".join(out)
+
+
+_escape = json.encoder.encode_basestring  # ensure_ascii=False: json's C function when present
+
+
+def _json_value(value, out: list[str], newline: str) -> None:
+    kind = type(value)
+    if kind is str:
+        out.append(_escape(value))
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif kind is int:
+        out.append(int.__repr__(value))
+    elif kind is float:
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"Out of range float values are not JSON compliant: {value!r}")
+        out.append(float.__repr__(value))
+    elif kind is dict and all(type(key) is str for key in value):
+        if not value:
+            out.append("{}")
+            return
+        inner = newline + "  "
+        separator = "{" + inner
+        for key, item in value.items():
+            out.append(separator + _escape(key) + ": ")
+            _json_value(item, out, inner)
+            separator = "," + inner
+        out.append(newline + "}")
+    elif kind is list or kind is tuple:
+        if not value:
+            out.append("[]")
+            return
+        inner = newline + "  "
+        separator = "[" + inner
+        for item in value:
+            out.append(separator)
+            _json_value(item, out, inner)
+            separator = "," + inner
+        out.append(newline + "]")
+    else:  # subclasses, other keys: json's own rules, indented to this depth
+        text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
+        out.append(text.replace("\n", newline))
 
 
 # --- CSV: one row per coefficient -----------------------------------------------------------
