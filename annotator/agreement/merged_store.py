@@ -134,10 +134,14 @@ class Unit:
     round: str | None
     codes: dict[str, frozenset | None]
 
-    @functools.cached_property
+    @property
     def agreed(self) -> bool:
         # Cached: a unit never changes once built, and reports ask this many times per unit.
-        return len({codes or frozenset() for codes in self.codes.values()}) == 1
+        # (By hand: functools.cached_property takes a lock at every first read on Python 3.11.)
+        found = self.__dict__.get("_agreed")
+        if found is None:
+            found = self.__dict__["_agreed"] = len({codes or frozenset() for codes in self.codes.values()}) == 1
+        return found
 
     @property
     def asked(self) -> bool:
@@ -145,7 +149,15 @@ class Unit:
         return any(codes is not None for codes in self.codes.values())
 
     def basis(self) -> str:
-        return _json(self.basis_value())
+        return _json(self._basis())
+
+    def _basis(self) -> dict[str, list[str] | None]:
+        # basis_value once per unit (a report compares it for the unit's round and for "all"),
+        # kept for reading only: basis_value() gives callers their own copy.
+        found = self.__dict__.get("_basis_value")
+        if found is None:
+            found = self.__dict__["_basis_value"] = self.basis_value()
+        return found
 
     def basis_value(self) -> dict[str, list[str] | None]:
         """basis() before it becomes JSON."""
@@ -390,8 +402,24 @@ class MergedStore(Store):
         # Plain SQL: sqlite-utils' row dicts cost more than the rows on large studies.
         cursor = self.db.execute("select * from decisions")
         columns = [d[0] for d in cursor.description]
-        return {(row["item_id"], row["dimension"]): self._decision_dict(row)
-                for row in (dict(zip(columns, values)) for values in cursor)}
+        # Each distinct JSON text parsed once: a study has few distinct code lists and bases
+        # (the parsed bases are shared between decisions: read them, do not change them).
+        parsed: dict[str, object] = {}
+        out = {}
+        for values in cursor:
+            row = dict(zip(columns, values))
+            codes, basis = row["codes"] or "[]", row.get("basis")
+            if codes not in parsed:
+                parsed[codes] = json.loads(codes)
+            row["codes"] = set(parsed[codes])
+            if basis:
+                if basis not in parsed:
+                    parsed[basis] = json.loads(basis)
+                row["basis"] = parsed[basis]
+            else:
+                row["basis"] = None
+            out[(row["item_id"], row["dimension"])] = row
+        return out
 
     @staticmethod
     def _decision_dict(row: dict) -> dict:
@@ -482,7 +510,7 @@ class MergedStore(Store):
         # Compared parsed, not as JSON texts: the same answer for a basis of code lists
         # (what decide stores), without writing JSON for every decided unit of a report.
         return bool(decision and decision.get("basis") is not None
-                    and decision["basis"] != unit.basis_value())
+                    and decision["basis"] != unit._basis())
 
     # --- deciding ------------------------------------------------------------------------
 
