@@ -127,3 +127,21 @@ def test_render_json_writes_exactly_what_json_dumps_writes():
     same()
     with pytest.raises(ValueError):
         render_json({"value": float("nan")})
+
+
+def test_masi_expected_disagreement_from_subsets_is_the_sum_over_pairs_exactly():
+    import numpy as np
+
+    from annotator.agreement.coefficients import _masi_distances
+
+    rng = random.Random(3)
+    leaves = [f"theme{t}.sub{s}" for t in range(5) for s in range(4)]
+    for _ in range(40):
+        sizes = (0, 1, 1, 1, 2, 2, 3, 4, 6)
+        values = list({frozenset(rng.sample(leaves, rng.choice(sizes))) for _ in range(rng.randint(1, 300))})
+        totals = np.array([float(rng.randint(1, 50)) for _ in values])
+        _, quadratic = _masi_distances(values)
+        assert quadratic(totals) == quadratic.by_pairs(totals)  # exactly
+    # Weights that are not counts take the pairs' way (never the case in agreement, still right).
+    _, quadratic = _masi_distances([frozenset("a"), frozenset("ab")])
+    assert quadratic(np.array([0.5, 2.0])) == quadratic.by_pairs(np.array([0.5, 2.0]))

@@ -544,7 +544,7 @@ def _masi_distances(values: list[frozenset]) -> tuple[Callable, Callable]:
         common = (member[first] * member[second]).sum(axis=1).astype(int)
         return table[sizes[first], sizes[second], common]
 
-    def quadratic(totals: Any) -> float:
+    def quadratic_by_pairs(totals: Any) -> float:
         weights = np.zeros(side**3)
         block = max(1, 2**20 // len(values))
         for start in range(0, len(values), block):
@@ -554,7 +554,55 @@ def _masi_distances(values: list[frozenset]) -> tuple[Callable, Callable]:
             weights += np.bincount(key.ravel(), pair_totals.ravel(), minlength=side**3)
         return float(weights @ table.ravel())
 
+    def quadratic(totals: Any) -> float:
+        counts = [int(t) for t in totals.tolist()]
+        if counts != totals.tolist() or sum(1 << len(v) for v in values) > _MASI_SUBSETS:
+            return quadratic_by_pairs(totals)  # weights that are not counts, or large code sets
+        weights = _masi_pair_weights([[elements[e] for e in v] for v in values], counts, side)
+        # The same weights as by pairs (exact integers both ways), hence the same float.
+        return float(np.array(weights, dtype=float) @ table.ravel())
+
+    quadratic.by_pairs = quadratic_by_pairs  # type: ignore[attr-defined]  # for the tests
     return between, quadratic
+
+
+_MASI_SUBSETS = 500_000  # subsets of the distinct code sets, above which pairs are counted instead
+
+
+def _masi_pair_weights(values: list[list[int]], counts: list[int], side: int) -> list[int]:
+    """sum of counts_c * counts_k over every pair of values (c, k), by (|c|, |k|, |c & k|) at
+    index (|c| * side + |k|) * side + |c & k|: what quadratic_by_pairs sums over a values x
+    values matrix (millions of pairs on a large study), here from the subsets of each value.
+
+    For a subset S, A_s(S) = total count of the values of size s that contain S; then
+    M_r(a, b) = sum over |S| = r of A_a(S) A_b(S) = sum over pairs of C(|c & k|, r), and the
+    count of pairs with exactly j codes in common is sum_r (-1)^(r-j) C(r, j) M_r (binomial
+    inversion). Integer arithmetic throughout: exact.
+    """
+    containing: dict[tuple[int, ...], list[int]] = {}
+    for value, count in zip(values, counts):
+        size = len(value)
+        members = sorted(value)
+        for r in range(size + 1):
+            for subset in itertools.combinations(members, r):
+                by_size = containing.get(subset)
+                if by_size is None:
+                    by_size = containing[subset] = [0] * side
+                by_size[size] += count
+    moments = [0] * side**3
+    for subset, by_size in containing.items():
+        present = [(size, total) for size, total in enumerate(by_size) if total]
+        for size_a, total_a in present:
+            base = size_a * side
+            for size_b, total_b in present:
+                moments[(base + size_b) * side + len(subset)] += total_a * total_b
+    weights = [0] * side**3
+    for size_a, size_b in itertools.product(range(side), repeat=2):
+        base = (size_a * side + size_b) * side
+        top = min(size_a, size_b)
+        for j in range(top + 1):
+            weights[base + j] = sum((-1) ** (r - j) * math.comb(r, j) * moments[base + r] for r in range(j, top + 1))
+    return weights
 
 
 def _complete_pairs(a: Sequence[Any], b: Sequence[Any]) -> list[tuple[Any, Any]]:
