@@ -145,3 +145,25 @@ def test_masi_expected_disagreement_from_subsets_is_the_sum_over_pairs_exactly()
     # Weights that are not counts take the pairs' way (never the case in agreement, still right).
     _, quadratic = _masi_distances([frozenset("a"), frozenset("ab")])
     assert quadratic(np.array([0.5, 2.0])) == quadratic.by_pairs(np.array([0.5, 2.0]))
+
+
+def test_value_counts_with_numpy_are_the_ones_counted_item_by_item():
+    import numpy as np
+
+    from annotator.agreement.coefficients import (_exact_set_of_counts, _value_counts, _value_counts_by_item,
+                                                  krippendorff_alpha, pairwise_agreement)
+
+    rng = random.Random(8)
+    pool = ["a", "b", "c", frozenset(), frozenset({"x"}), frozenset({"x", "y"}), None, float("nan"), 2, 2.5]
+    for _ in range(200):
+        width = rng.randint(1, 5)
+        units = [[rng.choice(pool) for _ in range(width)] for _ in range(rng.randint(0, 40))]
+        fast, slow = _value_counts(units), _value_counts_by_item(units)
+        for name in ("rows", "columns", "counts", "pairable"):
+            assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
+        assert getattr(fast, "rows").dtype == getattr(slow, "rows").dtype
+        assert fast.values == slow.values and (fast.n_items, fast.n_excluded) == (slow.n_items, slow.n_excluded)
+        assert _exact_set_of_counts(fast) == pairwise_agreement(units)
+    # Ragged units and plain sets take the item-by-item way, with the same result.
+    ragged = [["a", "b"], ["a", "a", "b"], [{"x"}, frozenset({"x"})]]
+    assert krippendorff_alpha(ragged)["n_items"] == 3

@@ -301,35 +301,120 @@ def krippendorff_alpha(
     if isinstance(distance, str) and distance not in ("nominal", "interval"):
         raise ValueError(f"krippendorff_alpha: unknown distance {distance!r}")
 
+    return _alpha_of_counts(_value_counts(units), distance, name)
+
+
+def _alpha_of_counts(counted: "_ValueCounts", distance: str | Callable, name: str) -> dict:
+    record = _record("krippendorff_alpha", n_items=counted.n_items, distance=name, n_values=0,
+                     n_items_excluded=counted.n_excluded, observed_disagreement=None,
+                     expected_disagreement=None)
+    if not counted.n_items:
+        return _undefined(record, "no item coded by two or more coders")
+    return _alpha_from_counts(record, counted.rows, counted.columns, counted.counts, counted.values,
+                              *_distances(counted.values, distance))
+
+
+class _ValueCounts:
+    """The items x values counts of some units, for Krippendorff's alpha: one entry per
+    (pairable item, distinct value), items in order, an item's values in the order they first
+    occur in it, values numbered in the order they first occur (pairable items only)."""
+
+    def __init__(self, rows: Any, columns: Any, counts: Any, values: list, n_excluded: int, pairable: Any):
+        self.rows, self.columns, self.counts, self.values = rows, columns, counts, values
+        self.n_items = len(pairable)
+        self.n_excluded = n_excluded
+        self.pairable = pairable  # the units' positions of the pairable items
+
+
+def _value_counts(units: Iterable[Sequence[Any]]) -> _ValueCounts:
+    """_ValueCounts of units (None or NaN = missing; plain sets count as frozensets).
+
+    With numpy over an items x coders table of value numbers when every unit has the same
+    length and every value is hashable (a study's units); item by item otherwise. Both give
+    the same arrays, hence the same floats downstream.
+    """
+    import numpy as np
+
+    units = units if isinstance(units, list) else list(units)
+    width = len(units[0]) if units else 0
+    index: dict[Any, int] = {}
+    try:
+        if not width or any(len(unit) != width for unit in units):
+            raise TypeError("ragged")
+        numbered = np.fromiter((index.setdefault(v, len(index)) for unit in units for v in unit),
+                               dtype=np.int64, count=len(units) * width).reshape(len(units), width)
+    except TypeError:  # a plain set (unhashable), or units of different lengths
+        return _value_counts_by_item(units)
+    keys = list(index)
+    missing = np.array([v is None or (isinstance(v, float) and v != v) for v in keys], dtype=bool)
+    present = ~missing[numbered]
+    pairable = np.flatnonzero(present.sum(axis=1) >= 2)
+    table, present = numbered[pairable], present[pairable]
+    first = present.copy()  # a value's first position in its item
+    counts = present.astype(np.int64)  # there, how often the item holds it
+    for j in range(width):
+        for i in range(j):
+            same = present[:, i] & present[:, j] & (table[:, i] == table[:, j])
+            first[:, j] &= ~same
+            counts[:, i] += same & first[:, i]
+    counts = np.where(first, counts, 0)
+    rows, positions = np.nonzero(first)  # row-major: items in order, then positions in order
+    numbers = table[rows, positions]
+    distinct, first_entry = np.unique(numbers, return_index=True)
+    ordered = distinct[np.argsort(first_entry)]  # numbered in order of first occurrence
+    renumber = np.empty(len(keys), dtype=np.int64)
+    renumber[ordered] = np.arange(len(ordered))
+    return _ValueCounts(rows.astype(np.int64), renumber[numbers], counts[rows, positions].astype(float),
+                        [keys[k] for k in ordered.tolist()], len(units) - len(pairable), pairable)
+
+
+def _exact_set_of_counts(counted: _ValueCounts) -> dict:
+    """pairwise_agreement of the units counted (its record, from the same counts: a pair of
+    ratings is identical when they are the same value)."""
+    import numpy as np
+
+    ratings = np.bincount(counted.rows, weights=counted.counts, minlength=counted.n_items).astype(np.int64)
+    counts = counted.counts.astype(np.int64)
+    n_pairs = int((ratings * (ratings - 1) // 2).sum())
+    n_identical = int((counts * (counts - 1) // 2).sum())
+    value = n_identical / n_pairs if n_pairs else None
+    return {
+        "coefficient": "exact_set_agreement",
+        "value": value,
+        "undefined": None if n_pairs else "no item coded by two or more coders",
+        "band": None,
+        "percent_agreement": value,
+        "n_items": counted.n_items,
+        "n_pairs": n_pairs,
+        "n_identical": n_identical,
+    }
+
+
+def _value_counts_by_item(units: list) -> _ValueCounts:
+    import numpy as np
+
     value_index: dict[Any, int] = {}
-    rows: list[int] = []  # one entry per (pairable item, distinct value): the items x values counts
+    rows: list[int] = []
     columns: list[int] = []
     counts: list[int] = []
-    n_items = n_excluded = 0
-    for unit in units:
+    pairable: list[int] = []
+    for position, unit in enumerate(units):
         # _is_missing inlined (NaN is the only value unequal to itself): this runs per rating.
         values = [frozenset(v) if isinstance(v, set) else v
                   for v in unit if v is not None and not (isinstance(v, float) and v != v)]
         if len(values) < 2:
-            n_excluded += 1
             continue
         unit_counts: dict[int, int] = {}
         for v in values:
             i = value_index.setdefault(v, len(value_index))
             unit_counts[i] = unit_counts.get(i, 0) + 1
-        rows.extend([n_items] * len(unit_counts))
+        rows.extend([len(pairable)] * len(unit_counts))
         columns.extend(unit_counts)
         counts.extend(unit_counts.values())
-        n_items += 1
-
-    record = _record("krippendorff_alpha", n_items=n_items, distance=name, n_values=0,
-                     n_items_excluded=n_excluded, observed_disagreement=None,
-                     expected_disagreement=None)
-    if not n_items:
-        return _undefined(record, "no item coded by two or more coders")
-    values = list(value_index)
-    return _alpha_from_counts(record, np.array(rows), np.array(columns), np.array(counts, dtype=float),
-                              values, *_distances(values, distance))
+        pairable.append(position)
+    return _ValueCounts(np.array(rows, dtype=np.int64), np.array(columns, dtype=np.int64),
+                        np.array(counts, dtype=float), list(value_index), len(units) - len(pairable),
+                        np.array(pairable, dtype=np.int64))
 
 
 def _alpha_from_counts(record: dict, rows: Any, columns: Any, counts: Any, values: list,

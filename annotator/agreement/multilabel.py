@@ -31,10 +31,10 @@ import itertools
 from collections.abc import Mapping, Sequence
 
 # The record helpers are the package's own (one record shape for every coefficient).
-from annotator.agreement.coefficients import (ABSENT, PRESENT, Ratings, _alpha_from_counts, _combine_pairwise,
-                                              _count_multi_coded, _defined, _distances, _freeze,
-                                              _labels_with_extras, _mean, _ratio, _record, _undefined, _unique,
-                                              krippendorff_alpha, masi_distance, pairwise_agreement)
+from annotator.agreement.coefficients import (ABSENT, PRESENT, Ratings, _alpha_from_counts, _alpha_of_counts,
+                                              _combine_pairwise, _count_multi_coded, _defined, _distances,
+                                              _exact_set_of_counts, _freeze, _labels_with_extras, _mean, _ratio,
+                                              _record, _undefined, _unique, _value_counts, masi_distance)
 
 
 def multi_label_agreement(
@@ -82,6 +82,8 @@ def multi_label_agreement(
 
 
 def _level_agreement(sets: dict, coders: list[str], categories: Sequence[str], level: str) -> dict:
+    import numpy as np
+
     seen = {code for by_coder in sets.values() for s in by_coder.values() for code in s}
     n_given = len(_unique(categories))
     categories = _labels_with_extras(categories, seen)
@@ -130,16 +132,19 @@ def _level_agreement(sets: dict, coders: list[str], categories: Sequence[str], l
     else:
         macro = _undefined(macro, f"no {level} has a defined kappa")
 
-    units = [[by_coder.get(coder) for coder in coders] for by_coder in sets.values()]
+    # MASI alpha, exact-set agreement and the disagreements from one count of the code sets.
+    counted = _value_counts([[by_coder.get(coder) for coder in coders] for by_coder in sets.values()])
+    items = list(sets)
+    differing = counted.pairable[np.bincount(counted.rows, minlength=counted.n_items) > 1].tolist()
     return {
         "level": level,
         "categories": categories,
         "unknown_categories": categories[n_given:],
         "per_category": per_category,
         "macro_kappa": macro,
-        "masi_alpha": krippendorff_alpha(units, masi_distance),
-        "exact_set": pairwise_agreement(units),
-        "disagreements": [item for item, by_coder in sets.items() if len(set(by_coder.values())) > 1],
+        "masi_alpha": _alpha_of_counts(counted, masi_distance, "masi_distance"),
+        "exact_set": _exact_set_of_counts(counted),
+        "disagreements": [items[i] for i in differing],
     }
 
 
