@@ -167,3 +167,29 @@ def test_value_counts_with_numpy_are_the_ones_counted_item_by_item():
     # Ragged units and plain sets take the item-by-item way, with the same result.
     ragged = [["a", "b"], ["a", "a", "b"], [{"x"}, frozenset({"x"})]]
     assert krippendorff_alpha(ragged)["n_items"] == 3
+
+
+def test_single_choice_table_gives_the_per_item_functions_records_exactly():
+    from annotator.agreement.coefficients import (cohen_kappa, fleiss_kappa, krippendorff_alpha,
+                                                  single_choice_agreement)
+
+    rng = random.Random(4)
+    for _ in range(60):
+        coders = ["ana", "ben", "chen", "dee"][:rng.randint(1, 4)]
+        codes = ["yes", "no", "maybe"][:rng.randint(1, 3)]
+        used = codes + ["unknown"]
+        ratings = {f"i{k}": {c: frozenset({rng.choice(used)}) for c in coders if rng.random() < 0.85}
+                   for k in range(rng.randint(0, 60))}
+        result = single_choice_agreement(ratings, codes)
+        labels = {item: {c: next(iter(v)) for c, v in by_coder.items()} for item, by_coder in ratings.items()}
+        for pair in result["pairwise"]:
+            first, second = pair["coders"]
+            both = [r for r in labels.values() if first in r and second in r]
+            assert {k: v for k, v in pair.items() if k != "coders"} == cohen_kappa(
+                [r[first] for r in both], [r[second] for r in both], result["codes"])
+        if len(result["coders"]) >= 3:
+            assert result["fleiss"] == fleiss_kappa(labels)
+        units = [[r.get(c) for c in result["coders"]] for r in labels.values()]
+        assert result["krippendorff"] == krippendorff_alpha(units, "nominal")
+        assert result["disagreements"] == [i for i, r in labels.items() if len(set(r.values())) > 1]
+        assert result["n_items_multi_coded"] == sum(len(r) >= 2 for r in labels.values())

@@ -194,9 +194,12 @@ def cohen_kappa(a: Sequence[Any], b: Sequence[Any], labels: Sequence[Any] | None
     if len(a) != len(b):
         raise ValueError(f"cohen_kappa: the two coders have {len(a)} and {len(b)} labels")
     pairs = _complete_pairs(a, b)
-    n = len(pairs)
-    matrix = _matrix_of_pairs(pairs, labels)
-    record = _record("cohen_kappa", n_items=n, n_missing=len(a) - n, expected_agreement=None,
+    return _cohen_of_matrix(_matrix_of_pairs(pairs, labels), len(pairs), len(a) - len(pairs))
+
+
+def _cohen_of_matrix(matrix: dict, n: int, n_missing: int) -> dict:
+    """cohen_kappa's record from the confusion matrix of its n complete pairs."""
+    record = _record("cohen_kappa", n_items=n, n_missing=n_missing, expected_agreement=None,
                      confusion_matrix=matrix)
     if n == 0:
         return _undefined(record, "no item coded by both coders")
@@ -257,6 +260,12 @@ def fleiss_kappa(table_or_ratings: Any) -> dict:
         keep = (totals == totals.max()) & (totals > 0) if len(totals) else totals > 0
         n_excluded = int((~keep).sum())
         table = table[keep]
+    return _fleiss_of_table(table, labels, n_excluded)
+
+
+def _fleiss_of_table(table: Any, labels: list | None, n_excluded: int) -> dict:
+    """fleiss_kappa's record from the items x categories counts of the complete items."""
+    import numpy as np
 
     n_items = table.shape[0]
     n_raters = int(table[0].sum()) if n_items else 0
@@ -467,35 +476,65 @@ def single_choice_agreement(ratings: Ratings, codes: Sequence[str]) -> dict:
     coders, items coded by all), Krippendorff's alpha nominal (items with two or more ratings).
     Raises UserError when a coder gave an item more than one code.
     """
+    import numpy as np
+
     labels = {item: _single_labels(item, by_coder) for item, by_coder in ratings.items()}
     coders = sorted({coder for by_coder in labels.values() for coder in by_coder})
     seen = {label for by_coder in labels.values() for label in by_coder.values()}
     all_codes = _labels_with_extras(codes, seen)
+    units = [[by_coder.get(coder) for coder in coders] for by_coder in labels.values()]
 
+    # Every coefficient below from one items x coders table of code numbers (-1: not coded),
+    # counted with numpy: the same integer counts as the per-item functions, hence the same
+    # floats (cohen_kappa, fleiss_kappa and krippendorff_alpha are the references the tests use).
+    number = {code: k for k, code in enumerate(all_codes)}
+    table = np.array([[number.get(label, -1) if label is not None else -1 for label in unit] for unit in units],
+                     dtype=np.int64).reshape(len(units), len(coders))
+    coded = table >= 0
+    size = len(all_codes)
     pairwise = []
-    for first, second in itertools.combinations(coders, 2):
-        both = [by_coder for by_coder in labels.values() if first in by_coder and second in by_coder]
-        record = cohen_kappa([r[first] for r in both], [r[second] for r in both], all_codes)
-        pairwise.append({"coders": [first, second], **record})
+    for i, j in itertools.combinations(range(len(coders)), 2):
+        both = coded[:, i] & coded[:, j]
+        pairs = table[both, i] * size + table[both, j]
+        rows = np.bincount(pairs, minlength=size * size).reshape(size, size).tolist()
+        record = _cohen_of_matrix({"labels": list(all_codes), "rows": rows}, int(both.sum()), 0)
+        pairwise.append({"coders": [coders[i], coders[j]], **record})
 
-    fleiss = fleiss_kappa(labels)
+    fleiss = _single_choice_fleiss(table, coded, all_codes, len(labels)) if coders else fleiss_kappa(labels)
     if len(coders) < 3:
         fleiss = _undefined(fleiss, "Fleiss' kappa is reported for three or more coders")
         fleiss["percent_agreement"] = None
-    units = [[by_coder.get(coder) for coder in coders] for by_coder in labels.values()]
+    counted = _value_counts(units)
+    items = list(labels)
+    differing = counted.pairable[np.bincount(counted.rows, minlength=counted.n_items) > 1].tolist()
+    n_multi = int((coded.sum(axis=1) >= 2).sum())
     return {
         "coders": coders,
         "n_items": len(labels),
-        "n_items_multi_coded": sum(len(by_coder) >= 2 for by_coder in labels.values()),
+        "n_items_multi_coded": n_multi,
         "codes": all_codes,
         "unknown_codes": all_codes[len(_unique(codes)):],
         "pairwise": pairwise,
-        "cohen": _combine_pairwise(pairwise, _count_multi_coded(labels)),
+        "cohen": _combine_pairwise(pairwise, n_multi),
         "fleiss": fleiss,
-        "krippendorff": krippendorff_alpha(units, "nominal"),
-        "disagreements": [item for item, by_coder in labels.items()
-                          if len(set(by_coder.values())) > 1],
+        "krippendorff": _alpha_of_counts(counted, "nominal", "nominal"),
+        "disagreements": [items[i] for i in differing],
     }
+
+
+def _single_choice_fleiss(table: Any, coded: Any, codes: list, n_items: int) -> dict:
+    """fleiss_kappa(labels) from single_choice_agreement's table: the items every coder coded,
+    the codes they used in _fleiss_table_from_ratings' order, the same counts."""
+    import numpy as np
+
+    complete = table[coded.all(axis=1)]
+    used = sorted(set(np.unique(complete).tolist()), key=lambda k: (type(codes[k]).__name__, str(codes[k])))
+    column = np.zeros(len(codes), dtype=np.int64)
+    column[used] = np.arange(len(used))
+    cells = (np.arange(len(complete))[:, None] * len(used) + column[complete]).ravel()
+    counts = np.bincount(cells, minlength=len(complete) * len(used)).astype(float)
+    return _fleiss_of_table(counts.reshape(len(complete), len(used)), [codes[k] for k in used],
+                            n_items - len(complete))
 
 
 def disagreements(ratings: Ratings) -> list[str]:
