@@ -128,6 +128,8 @@ def check_sessions(sessions: list[_Session]) -> MergeCheck:
                 continue
             shared.add(item_id)
             theirs = earlier.items[item_id]
+            if tuple(map(row.get, _CONTENT_FIELDS)) == tuple(map(theirs.get, _CONTENT_FIELDS)):
+                continue  # the usual case, decided at once (equal fields are equal below too)
             differing = [name for name in _CONTENT_FIELDS if (row.get(name) or None) != (theirs.get(name) or None)]
             if differing:
                 check.n_item_differences += 1
@@ -244,9 +246,11 @@ def _merge_sessions(paths: Iterable[Path | str], out_path: Path | str, allow_mis
     merged = MergedStore(out_path)
     try:
         item_rows = []
+        at_position = ITEM_COLUMNS.index("position")
         for position, item_id in enumerate(ordered, start=1):
-            item = items[item_id]
-            item_rows.append(tuple(position if name == "position" else item.get(name) for name in ITEM_COLUMNS))
+            row = list(map(items[item_id].get, ITEM_COLUMNS))
+            row[at_position] = position
+            item_rows.append(row)
         round_counts = Counter(items[i]["round"] for i in ordered)
         assignments, codings, memos, quotes = [], [], [], []
         for session in sessions:

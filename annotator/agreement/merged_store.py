@@ -215,21 +215,24 @@ def build_units(dimensions, items: Iterable[tuple[str, str | None]], finished: d
     finished it (sorted), codings (item, coder) to dimension -> codes. (MergedStore.units reads
     them from merged.db; merge_sessions passes the sessions it has just read.)"""
     empty: frozenset = frozenset()
+    nothing: dict = {}
+    asked = [(dimension.id, dimension.applies if dimension.required else None) for dimension in dimensions]
     units = []
+    append = units.append
     for item_id, item_round in items:
         coders = finished.get(item_id)
         if not coders:
             continue
-        by_coder = [(coder, codings.get((item_id, coder), {})) for coder in coders]
-        for dimension in dimensions:
-            if dimension.required:
-                codes = {coder: labels.get(dimension.id, empty) if dimension.applies(labels) else None
+        by_coder = [(coder, codings.get((item_id, coder), nothing)) for coder in coders]
+        for dimension_id, applies in asked:
+            if applies is None:  # asked of everyone (no requires): applies() would say True
+                codes = {coder: labels.get(dimension_id, empty) for coder, labels in by_coder}
+            else:
+                codes = {coder: labels.get(dimension_id, empty) if applies(labels) else None
                          for coder, labels in by_coder}
                 if all(c is None for c in codes.values()):
                     continue
-            else:  # asked of everyone: applies() would say True for each coder
-                codes = {coder: labels.get(dimension.id, empty) for coder, labels in by_coder}
-            units.append(Unit(item_id, dimension.id, item_round, codes))
+            append(Unit(item_id, dimension_id, item_round, codes))
     return units
 
 
