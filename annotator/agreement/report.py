@@ -90,18 +90,27 @@ def _after(dimension: Dimension, units: list[Unit], decisions: dict, merged: Mer
     merged.applicable of each unit; decided_codes: each decision's codes, frozen.)"""
     applicable = [u for u in units if applies[(u.item_id, u.dimension)] is not False]
     disagreeing = [u for u in applicable if not u.agreed]
-    decided = [u for u in applicable if (u.item_id, u.dimension) in decisions]
-    methods = Counter(decisions[(u.item_id, u.dimension)]["method"].split(":")[0] for u in decided)
-    stale = sum(merged.is_stale(u, decisions[(u.item_id, u.dimension)]) for u in decided)
+    # The decided units with their decisions and final codes, each looked up once.
+    decided, found, finals = [], [], []
+    for u in applicable:
+        key = (u.item_id, u.dimension)
+        decision = decisions.get(key)
+        if decision is not None:
+            decided.append(u)
+            found.append(decision)
+            finals.append(decided_codes[key])
+    methods = Counter(decision["method"].split(":")[0] for decision in found)
+    stale = sum(merged.is_stale(u, decision) for u, decision in zip(decided, found))
     coders = sorted({c for u in applicable for c, codes in u.codes.items() if codes is not None})
     codes = [code.id for code in dimension.walk()]
     versus = []
     # Before anyone decided, the final codes are the coders' own agreed codes: comparing the
     # coders with them would say 1.00 of nothing. Measured once a person has decided.
-    by_person = any(decisions[(u.item_id, u.dimension)]["decided_by"] != AUTO for u in decided)
+    n_auto = sum(decision["decided_by"] == AUTO for decision in found)
+    by_person = n_auto < len(found)
     for coder in coders:
-        pairs = [(u.codes[coder], decided_codes[(u.item_id, u.dimension)])
-                 for u in decided if u.codes.get(coder) is not None]
+        pairs = [(mine, final) for mine, final in zip((u.codes.get(coder) for u in decided), finals)
+                 if mine is not None]
         if dimension.multi:
             record = agreement.pairwise_agreement([[mine, final] for mine, final in pairs])
         else:
@@ -120,7 +129,7 @@ def _after(dimension: Dimension, units: list[Unit], decisions: dict, merged: Mer
         "decided": n_decided_disagreements,
         "undecided": len(disagreeing) - n_decided_disagreements,
         "final": len(decided),
-        "auto": sum(decisions[(u.item_id, u.dimension)]["decided_by"] == AUTO for u in decided),
+        "auto": n_auto,
         "stale": stale,
         "by_method": dict(sorted(methods.items())),
         "coders_vs_final": versus,
