@@ -132,7 +132,7 @@ def test_render_json_writes_exactly_what_json_dumps_writes():
 def test_masi_expected_disagreement_from_subsets_is_the_sum_over_pairs_exactly():
     import numpy as np
 
-    from annotator.agreement.coefficients import _masi_distances
+    from annotator.agreement.coincidences import _masi_distances
 
     rng = random.Random(3)
     leaves = [f"theme{t}.sub{s}" for t in range(5) for s in range(4)]
@@ -150,8 +150,8 @@ def test_masi_expected_disagreement_from_subsets_is_the_sum_over_pairs_exactly()
 def test_value_counts_with_numpy_are_the_ones_counted_item_by_item():
     import numpy as np
 
-    from annotator.agreement.coefficients import (_exact_set_of_counts, _value_counts, _value_counts_by_item,
-                                                  krippendorff_alpha, pairwise_agreement)
+    from annotator.agreement.coefficients import krippendorff_alpha, pairwise_agreement
+    from annotator.agreement.coincidences import _exact_set_of_counts, _value_counts, _value_counts_by_item
 
     rng = random.Random(8)
     pool = ["a", "b", "c", frozenset(), frozenset({"x"}), frozenset({"x", "y"}), None, float("nan"), 2, 2.5]

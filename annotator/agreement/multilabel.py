@@ -32,9 +32,9 @@ from collections.abc import Mapping, Sequence
 
 # The record helpers are the package's own (one record shape for every coefficient).
 from annotator.agreement.coefficients import (ABSENT, PRESENT, Ratings, _alpha_from_counts, _alpha_of_counts,
-                                              _combine_pairwise, _count_multi_coded, _defined, _distances,
-                                              _exact_set_of_counts, _freeze, _labels_with_extras, _mean, _ratio,
-                                              _record, _undefined, _unique, _value_counts, masi_distance)
+                                              _combine_pairwise, _count_multi_coded, _defined, _freeze,
+                                              _labels_with_extras, _mean, _ratio, _record, _undefined, _unique)
+from annotator.agreement.coincidences import _distances, _exact_set_of_counts, _value_counts, masi_distance
 
 
 def multi_label_agreement(
