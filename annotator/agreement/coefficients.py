@@ -1,9 +1,9 @@
 """Agreement between coders: Cohen, Fleiss, Krippendorff, MASI, per-code and per-theme.
 
 Headless and pure: every function takes plain Python data and returns plain, JSON-serialisable
-dicts (no NaN, no numpy types). numpy is imported inside the functions that need it, so
-importing this module costs nothing. Cohen's kappa is scikit-learn's computation (the tests
-check it against cohen_kappa_score), done here on the confusion matrix already counted.
+dicts (no NaN, no numpy types). numpy and scikit-learn are imported inside the functions that
+need them, so importing this module costs nothing. Cohen's kappa is scikit-learn's
+cohen_kappa_score, given the confusion matrix already counted (as one label pair per item).
 
 Data model
 ----------
@@ -200,19 +200,23 @@ def _cohen_of_matrix(matrix: dict, n: int, n_missing: int) -> dict:
 
 
 def _kappa_from_confusion(rows: list[list[int]]) -> float:
-    """Cohen's kappa from the confusion matrix, computed as scikit-learn's cohen_kappa_score
-    computes it (the same numpy operations in the same order, hence the same float; the tests
-    hold it to scikit-learn). Not scikit-learn itself: importing it (it brings scipy and
-    pandas) took two of the three seconds `annotator merge` spends importing."""
-    import numpy as np
+    """Cohen's kappa of the confusion matrix, by scikit-learn's cohen_kappa_score: issue 10 keeps
+    scikit-learn for Cohen's kappa, as the design card names it. It is given one label pair per
+    counted item, as label positions (it would label-encode strings on every call), so its own
+    confusion matrix is ``rows`` and its kappa the one of the labels themselves. Importing it
+    (it brings scipy) is about half of what `annotator merge` spends importing."""
+    import warnings
 
-    confusion = np.array(rows, dtype=np.float64)
-    sum0 = np.sum(confusion, axis=0)
-    sum1 = np.sum(confusion, axis=1)
-    expected = np.outer(sum0, sum1) / np.sum(sum0)
-    disagreement = np.ones(confusion.shape, dtype=np.float64)
-    np.fill_diagonal(disagreement, 0)
-    return float(1 - np.sum(disagreement * confusion) / np.sum(disagreement * expected))
+    import numpy as np
+    from sklearn.metrics import cohen_kappa_score
+
+    counts = np.array(rows, dtype=np.int64)
+    size = counts.shape[0]
+    first = np.repeat(np.repeat(np.arange(size), size), counts.reshape(-1))
+    second = np.repeat(np.tile(np.arange(size), size), counts.reshape(-1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(cohen_kappa_score(first, second, labels=np.arange(size)))
 
 
 def fleiss_kappa(table_or_ratings: Any) -> dict:
