@@ -60,7 +60,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from annotator.agreement.coincidences import _ValueCounts, _distances, _value_counts
+from annotator.agreement.coincidences import _ValueCounts, _distances, _value_counts, exact_set_record
 from annotator.agreement.coincidences import masi_distance as masi_distance  # part of this module's API
 from annotator.errors import UserError
 
@@ -124,17 +124,7 @@ def pairwise_agreement(units: Iterable[Sequence[Any]]) -> dict:
         for x, y in itertools.combinations(values, 2):
             n_pairs += 1
             n_identical += x == y
-    value = n_identical / n_pairs if n_pairs else None
-    return {
-        "coefficient": "exact_set_agreement",
-        "value": value,
-        "undefined": None if n_pairs else "no item coded by two or more coders",
-        "band": None,
-        "percent_agreement": value,
-        "n_items": n_items,
-        "n_pairs": n_pairs,
-        "n_identical": n_identical,
-    }
+    return exact_set_record(n_items, n_pairs, n_identical)
 
 
 def confusion_matrix(a: Sequence[Any], b: Sequence[Any], labels: Sequence[Any] | None = None) -> dict:

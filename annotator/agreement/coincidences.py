@@ -102,6 +102,11 @@ def _exact_set_of_counts(counted: _ValueCounts) -> dict:
     counts = counted.counts.astype(np.int64)
     n_pairs = int((ratings * (ratings - 1) // 2).sum())
     n_identical = int((counts * (counts - 1) // 2).sum())
+    return exact_set_record(counted.n_items, n_pairs, n_identical)
+
+
+def exact_set_record(n_items: int, n_pairs: int, n_identical: int) -> dict:
+    """The exact_set_agreement record of pairs counted, by values or item by item."""
     value = n_identical / n_pairs if n_pairs else None
     return {
         "coefficient": "exact_set_agreement",
@@ -109,7 +114,7 @@ def _exact_set_of_counts(counted: _ValueCounts) -> dict:
         "undefined": None if n_pairs else "no item coded by two or more coders",
         "band": None,
         "percent_agreement": value,
-        "n_items": counted.n_items,
+        "n_items": n_items,
         "n_pairs": n_pairs,
         "n_identical": n_identical,
     }
