@@ -37,3 +37,23 @@ def session(tmp_path, small_codebook):
                                 codebook=small_codebook, items=build_items(10))
     yield store
     store.close()
+
+
+@pytest.fixture(scope="session")
+def staged_demo_template(tmp_path_factory):
+    """The two-stage demo study, merged and reconciled, made once per test run."""
+    from annotator.demo import prepare_demo_study
+
+    return prepare_demo_study(tmp_path_factory.mktemp("staged-demo") / "demo").root
+
+
+@pytest.fixture
+def staged_demo(staged_demo_template, tmp_path):
+    """A fresh copy of the two-stage demo study (a Study), the test's own to change."""
+    import shutil
+
+    from annotator.study import Study
+
+    root = tmp_path / "demo"
+    shutil.copytree(staged_demo_template, root)
+    return Study(root)

@@ -10,7 +10,6 @@ ask the challenge dimension), and a decision the split cannot place goes to the 
 from __future__ import annotations
 
 import csv
-import shutil
 
 import pytest
 from click.testing import CliRunner
@@ -30,19 +29,9 @@ SPLIT_INTO = [{"id": "model-acquisition.mirror", "name": "Mirrors"},
 SCREENING_LINE = "merged/screening.db: nothing changed (stage 'screening' asks relevance; the change is to challenge)"
 
 
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory):
-    from annotator.demo import prepare_demo_study
-
-    return prepare_demo_study(tmp_path_factory.mktemp("template") / "demo").root
-
-
 @pytest.fixture
-def study(demo_template, tmp_path) -> Study:
-    """A fresh copy of the merged and reconciled two-stage demo study."""
-    root = tmp_path / "demo"
-    shutil.copytree(demo_template, root)
-    return Study(root)
+def study(staged_demo) -> Study:
+    return staged_demo
 
 
 def thematic(study):

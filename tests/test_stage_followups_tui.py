@@ -10,7 +10,6 @@ one-stage session.
 from __future__ import annotations
 
 import asyncio
-import shutil
 
 import pytest
 from click.testing import CliRunner
@@ -26,18 +25,9 @@ from annotator.tui.messages import ItemShown
 from annotator.tui.run import earlier_context
 
 
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory):
-    from annotator.demo import prepare_demo_study
-
-    return prepare_demo_study(tmp_path_factory.mktemp("template") / "demo").root
-
-
 @pytest.fixture
-def study(demo_template, tmp_path) -> Study:
-    root = tmp_path / "demo"
-    shutil.copytree(demo_template, root)
-    return Study(root)
+def study(staged_demo) -> Study:
+    return staged_demo
 
 
 def session_of(study, stage: str):
