@@ -153,19 +153,30 @@ dimensions:
       - {id: low, name: Low, key: "l"}
 """
 
+# Challenge keeps its codes when relevance is recoded away from 'yes'.
+CHAIN_KEEPING = CHAIN.replace("    requires: {relevance: [yes]}\n",
+                              "    requires: {relevance: [yes]}\n    on_condition_lost: keep\n")
+
+
+def coded_chain_session(tmp_path, taxonomy_text: str) -> Path:
+    """A one-item session on a chain codebook, coded yes / usage + perf / high."""
+    taxonomy = tmp_path / "taxonomy.yaml"
+    taxonomy.write_text(taxonomy_text)
+    path = tmp_path / "s.db"
+    create_session(path, make_items(1), taxonomy=taxonomy).close()
+    with SessionStore(path) as store:
+        store.record_label(iid(1), "relevance", "yes")
+        store.set_codes(iid(1), "challenge", ["usage", "perf"])
+        store.record_label(iid(1), "severity", "high")
+    return path
+
 
 def test_removing_a_condition_removes_what_depends_on_it_in_turn(tmp_path):
     """Store level: 'no' drops Challenge, whose 'perf' was Severity's condition: both go, in one
     action; one undo brings all back; the log replays to the same state."""
-    taxonomy = tmp_path / "taxonomy.yaml"
-    taxonomy.write_text(CHAIN)
-    path = tmp_path / "s.db"
-    create_session(path, make_items(1), taxonomy=taxonomy).close()
+    path = coded_chain_session(tmp_path, CHAIN)
     with SessionStore(path) as store:
         item = iid(1)
-        store.record_label(item, "relevance", "yes")
-        store.set_codes(item, "challenge", ["usage", "perf"])
-        store.record_label(item, "severity", "high")
         before = store.labels_for(item)
         # Taking off 'usage' keeps the condition of Severity: nothing else goes.
         assert store.record_label_in_context(item, "challenge", "usage") == (False, [])
@@ -199,17 +210,10 @@ def test_the_codebook_can_keep_codes_whose_condition_no_longer_holds(tmp_path):
     chain follow their own setting."""
     from annotator.codebook.model import load_codebook
 
-    taxonomy = tmp_path / "taxonomy.yaml"
-    taxonomy.write_text(CHAIN.replace("    requires: {relevance: [yes]}\n",
-                                      "    requires: {relevance: [yes]}\n    on_condition_lost: keep\n"))
-    assert load_codebook(taxonomy).dimension("challenge").on_condition_lost == "keep"
-    path = tmp_path / "s.db"
-    create_session(path, make_items(1), taxonomy=taxonomy).close()
+    path = coded_chain_session(tmp_path, CHAIN_KEEPING)
+    assert load_codebook(tmp_path / "taxonomy.yaml").dimension("challenge").on_condition_lost == "keep"
     with SessionStore(path) as store:
         item = iid(1)
-        store.record_label(item, "relevance", "yes")
-        store.set_codes(item, "challenge", ["usage", "perf"])
-        store.record_label(item, "severity", "high")
         present, dropped = store.record_label_in_context(item, "relevance", "no")
         assert present is True and dropped == []
         assert store.labels_for(item) == {"relevance": {"no"}, "challenge": {"usage", "perf"}, "severity": {"high"}}
@@ -259,8 +263,7 @@ def test_the_default_keeps_every_earlier_codebook_hash(tmp_path):
     explicit.write_text(CHAIN.replace("    requires: {relevance: [yes]}\n",
                                       "    requires: {relevance: [yes]}\n    on_condition_lost: remove\n"))
     assert load_codebook(plain).hash == load_codebook(explicit).hash
-    kept = CHAIN.replace("    requires: {relevance: [yes]}\n", "    requires: {relevance: [yes]}\n    on_condition_lost: keep\n")
-    explicit.write_text(kept)
+    explicit.write_text(CHAIN_KEEPING)
     assert load_codebook(explicit).hash != load_codebook(plain).hash  # a change of meaning is a new version
 
 
@@ -270,7 +273,6 @@ def test_taxonomy_diff_says_how_a_dimension_is_asked_changed(tmp_path):
 
     plain, kept = tmp_path / "plain.yaml", tmp_path / "kept.yaml"
     plain.write_text(CHAIN)
-    kept.write_text(CHAIN.replace("    requires: {relevance: [yes]}\n",
-                                  "    requires: {relevance: [yes]}\n    on_condition_lost: keep\n"))
+    kept.write_text(CHAIN_KEEPING)
     assert diff_codebooks(load_codebook(plain), load_codebook(kept)) == [
         "~ dimension challenge: on_condition_lost remove -> keep"]
