@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from annotator.screening.models import DEFAULT_MODEL
-from annotator.screening.pile import SETTING, is_calibration, read_items, read_pile
+from annotator.screening.pile import SETTING, is_calibration, parse_setting, read_items, read_pile
 from annotator.screening.stopping import StoppingRule, parse_rule, recall_bound
 
 if TYPE_CHECKING:  # the worker imports it when it first trains, not every start of the coding screen
@@ -129,7 +129,6 @@ def prepare_model_order(store, *, order: str | None, model: str = DEFAULT_MODEL,
     Records the choice in the session (meta 'screening'), for `screen status` and the methods;
     with ``record=False`` the caller records it (``record_model_order``) once the screen opens.
     """
-
     from annotator.errors import UserError
     from annotator.screening.models import check_model
     from annotator.screening.sources import screening_target
@@ -164,13 +163,7 @@ def record_model_order(store, ordering: "ModelOrder | None") -> None:
 def _setting(store) -> dict | None:
     """How the session was last screened (meta 'screening'), read from the open store: opening
     the file a second time cost a connection at every start of the coding screen."""
-    import json
-
-    text = store.meta(SETTING)
-    try:
-        return json.loads(text) if text else None
-    except ValueError:
-        return None
+    return parse_setting(store.meta(SETTING))
 
 
 def _stages_of(store):

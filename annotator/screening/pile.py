@@ -78,14 +78,19 @@ def read_items(path: Path) -> list[dict]:
 
 
 def read_setting(path: Path) -> dict | None:
-    import json
-
     with closing(connect_readonly(path)) as db:
         try:
             row = db.execute("select value from meta where key = ?", [SETTING]).fetchone()
         except sqlite3.DatabaseError:
             return None
+    return parse_setting(row[0] if row else None)
+
+
+def parse_setting(text: str | None) -> dict | None:
+    """How a session is screened, from its meta 'screening' (None: not recorded, or unreadable)."""
+    import json
+
     try:
-        return json.loads(row[0]) if row else None
+        return json.loads(text) if text else None
     except ValueError:
         return None
