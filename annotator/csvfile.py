@@ -39,16 +39,15 @@ def csv_records(path: Path, required: tuple[str, ...], optional: tuple[str, ...]
             missing = [name for name in required if name not in columns]
             if missing:
                 raise UserError(f"{source}:1: missing column(s) {', '.join(missing)}; {missing_hint or 'the header must name ' + ', '.join(required)}")
-            position = {name: columns.index(name) for name in (*required, *optional) if name in columns}
+            position = {name: columns.index(name) if name in columns else None for name in (*required, *optional)}
             previous_end = reader.line_num
             for record in reader:
                 line = previous_end + 1  # a quoted cell may span lines: the record starts here
                 previous_end = reader.line_num
                 if not any(cell.strip() for cell in record):
                     continue
-                yield line, {name: clean(record[i]).strip() if i < len(record) else ""
-                             for name, i in position.items()} | {name: "" for name in optional
-                                                                 if name not in position}
+                yield line, {name: clean(record[i]).strip() if i is not None and i < len(record) else ""
+                             for name, i in position.items()}
         except csv.Error as error:
             raise UserError(f"{source}:{reader.line_num}: not a readable CSV file ({error}).")
         except UnicodeDecodeError:
