@@ -49,6 +49,23 @@ def clean(text: object) -> str:
     return _UNSAFE.sub("", text)
 
 
+def clean_map(text: str) -> list[tuple[int, int]]:
+    """Where each character of ``clean(text)`` comes from in ``text``: (offset, length), the
+    length 2 for a CR LF that clean makes one newline. Kept beside clean so both drop the same
+    characters (a property test holds them to it); quotes use it to map offsets both ways."""
+    if _UNSAFE.search(text) is None:
+        return [(i, 1) for i in range(len(text))]  # nothing is dropped (the common case)
+    normal: list[tuple[int, int]] = []
+    i = 0
+    while i < len(text):
+        width = 2 if text.startswith("\r\n", i) else 1
+        normal.append((i, width))
+        i += width
+    line = "".join("\n" if text[i] == "\r" else text[i] for i, _ in normal)
+    dropped = {n for match in _ESCAPE_SEQUENCE.finditer(line) for n in range(match.start(), match.end())}
+    return [where for n, where in enumerate(normal) if n not in dropped and not _UNSAFE.match(line[n])]
+
+
 def clean_line(text: object, limit: int | None = None) -> str:
     """``clean`` for one-line fields (titles, names, labels): newlines and tabs become spaces."""
     line = clean(text).replace("\n", " ").replace("\t", " ")

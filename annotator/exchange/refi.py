@@ -11,7 +11,7 @@ import functools
 import re
 import uuid
 
-from annotator.textsafe import _ESCAPE_SEQUENCE, _UNSAFE, clean, clean_line
+from annotator.textsafe import clean, clean_line, clean_map
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
@@ -66,15 +66,7 @@ def exported_characters(raw: str) -> list[tuple[int, int]]:
     carriage returns as newlines), where it comes from in ``raw``: (offset, length), the length
     2 for a CR LF read as one newline. The export places quotes with it and the import finds
     their stored offsets again (the same alignment both ways). Shared: not to be changed."""
-    if _UNSAFE.search(raw) is None and _NOT_XML.search(raw) is None:
-        return [(i, 1) for i in range(len(raw))]  # nothing is dropped (the common case)
-    normal: list[tuple[int, int]] = []
-    i = 0
-    while i < len(raw):
-        width = 2 if raw.startswith("\r\n", i) else 1
-        normal.append((i, width))
-        i += width
-    line = "".join("\n" if raw[i] == "\r" else raw[i] for i, _ in normal)
-    dropped = {n for match in _ESCAPE_SEQUENCE.finditer(line) for n in range(match.start(), match.end())}
-    return [where for n, where in enumerate(normal)
-            if n not in dropped and not _UNSAFE.match(line[n]) and not _NOT_XML.match(line[n])]
+    kept = clean_map(raw)
+    if _NOT_XML.search(raw) is None:
+        return kept
+    return [(i, width) for i, width in kept if not _NOT_XML.match("\n" if raw[i] == "\r" else raw[i])]
